@@ -1,0 +1,39 @@
+# The two commands of the README live here: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install demo test test-all bench lint clean
+
+$(BIN)/spire: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/spire
+
+install: $(BIN)/spire
+
+demo: install
+	$(BIN)/spire demo $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/corpus.py
+	$(BIN)/python bench/kmeans.py
+	$(BIN)/python bench/label.py
+
+lint: install
+	$(BIN)/ruff check units spire tests bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

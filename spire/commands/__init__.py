@@ -1,0 +1,1 @@
+"""One module per `spire` subcommand: argument parsing and error mapping only."""
