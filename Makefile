@@ -31,6 +31,9 @@ bench: install
 	$(BIN)/python bench/corpus.py
 	$(BIN)/python bench/kmeans.py
 	$(BIN)/python bench/label.py
+	$(BIN)/python bench/label_memory.py
+	$(BIN)/python bench/train.py
+	$(BIN)/python bench/generate.py
 
 lint: install
 	$(BIN)/ruff check units spire tests bench

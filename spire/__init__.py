@@ -13,8 +13,36 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # errors
     "SpireError": "spire.errors",
     "ConfigError": "spire.errors",
+    "VocabularyError": "spire.errors",
+    "DataError": "spire.errors",
+    "LanguageError": "spire.errors",
+    "SynthesisError": "spire.errors",
+    # vocabulary extension
+    "extend_model": "spire.vocab",
+    "ExtendResult": "spire.vocab",
+    # prompts
+    "LANGUAGES": "spire.prompts",
+    # data
+    "CptDataConfig": "spire.data.cpt",
+    "build_cpt": "spire.data.cpt",
+    "ItDataConfig": "spire.data.instructions",
+    "build_it": "spire.data.instructions",
+    # training
+    "TrainConfig": "spire.train",
+    "train": "spire.train",
+    # inference and evaluation
+    "SpireModel": "spire.inference",
+    "SpireResult": "spire.inference",
+    "DecodingSettings": "spire.generation",
+    "EvalReport": "spire.report",
+    "evaluate": "spire.evaluation",
+    "wer": "spire.metrics",
+    "cer": "spire.metrics",
+    "bleu": "spire.metrics",
+    "chrf": "spire.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

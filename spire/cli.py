@@ -61,9 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(fn, args: argparse.Namespace) -> int:
-    from units.errors import UnitsError
-
     from spire.errors import SpireError
+    from units.errors import UnitsError
 
     try:
         return int(fn(args) or 0)

@@ -1,0 +1,42 @@
+"""`spire train`: run a CPT or IT stage from a YAML recipe, with `key.sub=value` overrides.
+
+    spire train --config configs/train/mini_it.yaml optim.lr=1e-4 max_steps=20
+
+Multi-GPU: `accelerate launch --config_file configs/accelerate/fsdp.yaml -m spire.cli train --config …`
+or `torchrun --nproc_per_node 4 -m spire.cli train --config … distributed.fsdp=true`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML recipe, e.g. configs/train/spire_full_it.yaml")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="overrides of the YAML, e.g. optim.lr=1e-4 data.train=out/it_train (values read as YAML)",
+    )
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spire.config import config_to_dict, resolve_config
+    from spire.train import TrainConfig
+
+    cfg = resolve_config(TrainConfig, args.config, args.overrides)
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+        return 0
+    from spire.train import train
+
+    result = train(cfg)
+    print(
+        f"trained {result.global_step} steps, {result.tokens_seen} tokens, "
+        f"mean loss {result.train_loss:.4f}; model in {result.output_dir}"
+    )
+    return 0

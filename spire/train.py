@@ -1,0 +1,293 @@
+"""Continued pretraining (CPT) and instruction tuning (IT) on transformers' Trainer.
+
+    spire train --config configs/train/mini_it.yaml optim.lr=1e-4
+
+The recipe is a `TrainConfig` (defaults = the paper's IT settings) and `train(cfg)`, which loads
+the model and the tokenized datasets (columns `input_ids`, `labels`, `position_ids`; rows are
+packed or single examples), and hands them to a `transformers.Trainer`. Multi-GPU runs go
+through `accelerate launch --config_file configs/accelerate/fsdp.yaml -m spire.cli train …` or
+torchrun; nothing here depends on the number of processes.
+
+Written into `output_dir`: `config.yaml` (the resolved config, also inside every checkpoint),
+`train_log.jsonl` (one line per log step: loss, lr, tokens/s), the final model and tokenizer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from spire.errors import ConfigError, DataError, SpireError
+
+if TYPE_CHECKING:
+    from transformers import TrainerCallback
+
+__all__ = [
+    "DataConfig",
+    "DistributedConfig",
+    "LoraSettings",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+]
+
+
+@dataclass(kw_only=True)
+class ModelConfig:
+    """Which model to train and how to hold it in memory."""
+
+    path: str = ""
+    """Folder of a transformers causal LM (after `spire extend`)."""
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """Weights' dtype when loaded; keep float32 master weights and set `bf16: true` for mixed precision."""
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2", "flex_attention"] = "sdpa"
+    """Attention kernel; all of them honour packed rows (documents do not attend to each other)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% more compute."""
+    train_only_new_embeddings: bool = False
+    """Warm-up stage: freeze everything except the embedding rows added by `spire extend`."""
+    first_new_id: int | None = None
+    """First new token id for `train_only_new_embeddings`; null = read it from the model's `config.spire`."""
+
+
+@dataclass(kw_only=True)
+class DataConfig:
+    """Tokenized datasets saved with `datasets.save_to_disk` (built by `spire build-data`)."""
+
+    train: str = ""
+    """Folder of the training dataset."""
+    eval: str | None = None
+    """Folder of an evaluation dataset (optional)."""
+    seq_len: int = 4096
+    """Longest row allowed; rows were packed to at most this many tokens."""
+    num_workers: int = 0
+    """Dataloader worker processes."""
+
+
+@dataclass(kw_only=True)
+class OptimConfig:
+    """AdamW with a warm-up and a decaying schedule."""
+
+    lr: float = 7e-6
+    """Peak learning rate."""
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    """Learning-rate schedule after warm-up."""
+    warmup_steps: int = 100
+    """Optimizer steps of linear warm-up."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay."""
+    adam_beta1: float = 0.9
+    """AdamW beta1."""
+    adam_beta2: float = 0.999
+    """AdamW beta2."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
+
+
+@dataclass(kw_only=True)
+class LoraSettings:
+    """Optional LoRA adapters through peft (`pip install spire-speech[lora]`)."""
+
+    enabled: bool = False
+    """Train LoRA adapters instead of all weights."""
+    r: int = 16
+    """Adapter rank."""
+    alpha: int = 32
+    """Adapter scaling numerator."""
+    dropout: float = 0.05
+    """Dropout on the adapter input."""
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """Module names that get adapters."""
+    modules_to_save: list[str] = field(default_factory=lambda: ["embed_tokens", "lm_head"])
+    """Modules trained in full next to the adapters (the new unit embeddings live there)."""
+
+
+@dataclass(kw_only=True)
+class DistributedConfig:
+    """FSDP when launched with torchrun (an accelerate config file sets it up by itself)."""
+
+    fsdp: bool = False
+    """Shard parameters, gradients and optimizer state (FSDP2) across processes."""
+    fsdp_config: dict[str, Any] = field(
+        default_factory=lambda: {
+            "transformer_layer_cls_to_wrap": ["LlamaDecoderLayer"],
+            # Full state dicts keep checkpoints and the final model plain transformers folders.
+            "state_dict_type": "FULL_STATE_DICT",
+            "reshard_after_forward": True,
+        }
+    )
+    """Passed to `TrainingArguments.fsdp_config`."""
+    backend: Literal["nccl", "gloo"] | None = None
+    """Process-group backend; null = nccl on GPU, gloo on CPU."""
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """One training stage. Defaults are the paper's IT settings.
+
+    >>> from spire.config import resolve_config
+    >>> cfg = resolve_config(TrainConfig, None, ["stage=cpt", "data.seq_len=2048"])
+    >>> (cfg.stage, cfg.data.seq_len, cfg.optim.lr)
+    ('cpt', 2048, 7e-06)
+    """
+
+    stage: Literal["cpt", "it"] = "it"
+    """Continued pretraining or instruction tuning (recorded with the run)."""
+    output_dir: str = ""
+    """Where checkpoints, logs, the resolved config and the final model go."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """Which model and how it is held."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Tokenized datasets."""
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    """Optimizer and schedule."""
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    """Optional LoRA adapters."""
+    distributed: DistributedConfig = field(default_factory=DistributedConfig)
+    """FSDP and process-group settings."""
+    micro_batch: int = 12
+    """Rows per device per forward pass."""
+    grad_accum: int = 12
+    """Micro-batches per optimizer step."""
+    epochs: float = 4.0
+    """Passes over the training data (ignored when max_steps > 0)."""
+    max_steps: int = -1
+    """Optimizer steps to run; -1 = use epochs."""
+    bf16: bool = True
+    """bfloat16 mixed precision."""
+    use_cpu: bool = False
+    """Train on CPU even when a GPU is present (tests, the miniature)."""
+    seed: int = 42
+    """Seed for initialisation and data order."""
+    logging_steps: int = 10
+    """Log loss, lr and tokens/s every this many optimizer steps."""
+    save_steps: int = 500
+    """Checkpoint every this many optimizer steps (0 = only at the end)."""
+    save_total_limit: int | None = 3
+    """Keep at most this many checkpoints."""
+    eval_steps: int | None = None
+    """Evaluate every this many steps when data.eval is set; null = at each save."""
+    resume: str | None = None
+    """Checkpoint folder to resume from; "latest" = the newest in output_dir; "auto" = latest if any (pre-emptible jobs)."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers (e.g. ["tensorboard"]); empty = none."""
+
+    def validate(self) -> None:
+        """Check what the types cannot: required paths and sensible numbers."""
+        for key, value in (("model.path", self.model.path), ("data.train", self.data.train), ("output_dir", self.output_dir)):
+            if not value:
+                raise ConfigError(key, "must be set, but is empty; fix: add it to the YAML or pass key=value")
+        for key, value in (
+            ("micro_batch", self.micro_batch),
+            ("grad_accum", self.grad_accum),
+            ("data.seq_len", self.data.seq_len),
+            ("logging_steps", self.logging_steps),
+        ):
+            if value < 1:
+                raise ConfigError(key, f"must be at least 1, but is {value}")
+        if self.max_steps < 1 and self.epochs <= 0:
+            raise ConfigError("epochs", f"must be positive when max_steps is -1, but is {self.epochs}")
+        if self.optim.lr <= 0:
+            raise ConfigError("optim.lr", f"must be positive, but is {self.optim.lr}")
+        if self.model.train_only_new_embeddings:
+            if self.optim.weight_decay != 0:
+                raise ConfigError(
+                    "optim.weight_decay",
+                    f"must be 0 with model.train_only_new_embeddings (decay would move frozen rows), "
+                    f"but is {self.optim.weight_decay}; fix: set optim.weight_decay=0",
+                )
+            if self.lora.enabled:
+                raise ConfigError("lora.enabled", "must be false with model.train_only_new_embeddings, but is true")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished `train()` run reports.
+
+    >>> result = train(cfg)                                     # doctest: +SKIP
+    >>> result.global_step, result.tokens_seen                  # doctest: +SKIP
+    (40, 81920)
+    """
+
+    output_dir: Path
+    global_step: int
+    train_loss: float
+    tokens_seen: int
+    log_history: list[dict[str, Any]]
+
+
+def train(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None = None) -> TrainResult:
+    """Run one stage and save the final model to `cfg.output_dir`.
+
+    >>> from spire.config import resolve_config
+    >>> cfg = resolve_config(TrainConfig, "configs/train/mini_it.yaml")  # doctest: +SKIP
+    >>> train(cfg).global_step  # doctest: +SKIP
+    40
+    """
+    from spire.trainer import build_trainer
+
+    cfg.validate()
+    trainer = build_trainer(cfg, callbacks=callbacks)
+    resume = _resume_path(cfg)
+    output = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(cfg.output_dir)  # also saves the tokenizer (processing_class)
+    _carry_extractor(Path(cfg.model.path), Path(cfg.output_dir))
+    return TrainResult(
+        output_dir=Path(cfg.output_dir),
+        global_step=trainer.state.global_step,
+        train_loss=float(output.training_loss),
+        tokens_seen=int(trainer.state.num_input_tokens_seen),
+        log_history=list(trainer.state.log_history),
+    )
+
+
+def _carry_extractor(model_dir: Path, output_dir: Path) -> None:
+    """Copy the unit extractor that `spire extend` stored beside the model, so that every
+    trained model folder transcribes raw audio on its own."""
+    import shutil
+
+    source = model_dir / "extractor"
+    if (source / "extractor.json").exists() and source.resolve() != (output_dir / "extractor").resolve():
+        shutil.copytree(source, output_dir / "extractor", dirs_exist_ok=True)
+
+
+def _resume_path(cfg: TrainConfig) -> str | bool | None:
+    if cfg.resume is None:
+        return None
+    if cfg.resume in ("latest", "auto"):
+        from transformers.trainer_utils import get_last_checkpoint
+
+        out = Path(cfg.output_dir)
+        last = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if last is None and cfg.resume == "auto":
+            return None
+        if last is None:
+            raise SpireError(f"resume=latest needs a checkpoint-* folder in {out}, but there is none; fix: drop resume")
+        return last
+    if not (Path(cfg.resume) / "trainer_state.json").is_file():
+        raise ConfigError("resume", f"must be a checkpoint folder with trainer_state.json, but is {cfg.resume!r}")
+    return cfg.resume
+
+
+def load_datasets(cfg: TrainConfig) -> tuple[Any, Any]:
+    """Load the training (and optional evaluation) dataset, checking the columns."""
+    import datasets
+
+    loaded = []
+    for key, path in (("data.train", cfg.data.train), ("data.eval", cfg.data.eval)):
+        if path is None:
+            loaded.append(None)
+            continue
+        if not Path(path).is_dir():
+            raise ConfigError(key, f"must be a dataset folder saved with save_to_disk, but {path} does not exist")
+        ds = datasets.load_from_disk(path)
+        if isinstance(ds, datasets.DatasetDict):
+            raise ConfigError(key, f"must be a single Dataset, but {path} holds splits {list(ds)}; fix: point at one split")
+        missing = {"input_ids", "labels"} - set(ds.column_names)
+        if missing:
+            raise DataError(f"dataset {path} must have columns input_ids and labels, but lacks {sorted(missing)}")
+        loaded.append(ds)
+    return loaded[0], loaded[1]

@@ -1,0 +1,192 @@
+"""`spire units …`: the three commands end to end, and user errors exit with code 2."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from spire.cli import main as spire_main
+from units.testing import tone_speech
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    root = tmp_path / "audio"
+    for i, seconds in enumerate((1.5, 1.0, 2.0, 1.2)):
+        path = root / f"spk{i % 2}" / f"utt{i}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, tone_speech(seconds, seed=i), 16000)
+    return root
+
+
+def test_sample_fit_label_pipeline(tmp_path, corpus, capsys):
+    feats = tmp_path / "feats.npy"
+    code = spire_main(
+        [
+            "units",
+            "sample-features",
+            "--manifest",
+            str(corpus),
+            "--featurizer",
+            "mfcc",
+            "--out",
+            str(feats),
+            "--max-frames",
+            "200",
+            "--seed",
+            "3",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    assert np.load(feats).shape == (200, 39)
+    sidecar = json.loads(feats.with_suffix(".json").read_text())
+    assert sidecar["featurizer"]["type"] == "mfcc" and sidecar["frames_seen"] > 200
+
+    code = spire_main(
+        [
+            "units",
+            "fit-kmeans",
+            "--features",
+            str(feats),
+            "--k",
+            "8",
+            "--niter",
+            "5",
+            "--out",
+            str(tmp_path / "km"),
+            "--heldout",
+            "0.1",
+        ]
+    )
+    assert code == 0
+    report = json.loads((tmp_path / "km" / "fit_report.json").read_text())
+    assert report["heldout_frames"] == 20 and report["train_frames"] == 180
+    assert 1 <= report["clusters_used"] <= 8 and 1.0 <= report["perplexity"] <= 8.0
+    assert report["heldout_inertia_per_frame"] > 0
+    printed = capsys.readouterr().out
+    assert "clusters used" in printed and "held-out" in printed
+
+    code = spire_main(
+        [
+            "units",
+            "label",
+            "--manifest",
+            str(corpus),
+            "--featurizer",
+            "mfcc",
+            "--kmeans",
+            str(tmp_path / "km"),
+            "--out",
+            str(tmp_path / "units"),
+            "--no-progress",
+            "--unit-format",
+            "extra_id",
+        ]
+    )
+    assert code == 0
+    with gzip.open(tmp_path / "units" / "units-00000-of-00001.jsonl.gz", "rt") as handle:
+        records = [json.loads(line) for line in handle]
+    assert [r["id"] for r in records] == ["spk0/utt0", "spk0/utt2", "spk1/utt1", "spk1/utt3"]
+    assert all(r["units"].startswith("<extra_id_") for r in records)
+    assert "ok 4 + rejected 0 = total 4" in capsys.readouterr().out
+
+
+def test_missing_manifest_exits_2(tmp_path, capsys):
+    code = spire_main(
+        [
+            "units",
+            "label",
+            "--manifest",
+            str(tmp_path / "nope.jsonl"),
+            "--featurizer",
+            "mfcc",
+            "--kmeans",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["label", "--featurizer", "mfcc"], "--kmeans"),
+        (["label", "--featurizer", "mfcc", "--kmeans", "KM"], "kmeans.json"),
+        (
+            ["sample-features", "--featurizer", "no/such/model", "--out", "f.npy"],
+            "--featurizer must be",
+        ),
+        (["sample-features", "--out", "f.npy"], "--extractor or --featurizer"),
+        (
+            ["sample-features", "--featurizer", "mfcc", "--out", "f.npy", "--max-frames", "0"],
+            "budget",
+        ),
+    ],
+)
+def test_user_errors_exit_2(tmp_path, corpus, capsys, argv, message):
+    argv = [a.replace("KM", str(tmp_path)) for a in argv]
+    argv[1:1] = ["--manifest", str(corpus)]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    argv = [str(tmp_path / a) if a == "f.npy" else a for a in argv]
+    assert spire_main(["units", *argv, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_fit_kmeans_with_too_few_frames_exits_2(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.zeros((10, 3), np.float32))
+    code = spire_main(
+        [
+            "units",
+            "fit-kmeans",
+            "--features",
+            str(tmp_path / "f.npy"),
+            "--k",
+            "50",
+            "--out",
+            str(tmp_path / "km"),
+        ]
+    )
+    assert code == 2
+    assert "at least k=50" in capsys.readouterr().err
+
+
+def test_python_dash_m_units_maps_errors_to_2(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "units",
+            "fit-kmeans",
+            "--features",
+            str(tmp_path / "missing.npy"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert run.returncode == 2 and "must exist" in run.stderr
+
+
+def test_cli_module_imports_nothing_heavy():
+    code = "import sys, argparse, units.cli as c; c.add_arguments(argparse.ArgumentParser()); print(sorted(m for m in ('torch', 'transformers', 'datasets', 'faiss') if m in sys.modules))"
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert run.stdout.strip() == "[]", run.stderr
