@@ -1,18 +1,30 @@
-"""python bench/label.py [--seconds 60] [--layer 6] [--k 100]
+"""python bench/label.py [--seconds 60] [--layers 6 9] [--k 100] [--rounds 3] [--threads N]
 
-Audio seconds labelled per wall second: `units.label_corpus` (encoder truncated at layer L,
-length-bucketed batches, audio decoded on threads ahead of the model) against the plain loop
-reference implementations use (one utterance at a time, every layer computed with
-`output_hidden_states=True`, layer L picked). Same encoder (HuBERT-base size: 12 layers, hidden
-768, random init from a config, nothing downloaded), same audio files (tone-speech utterances
-of 2-8 s), same layer, same k-means. Prints both rates, their ratio (target >= 2x on CPU) and
-the share of utterances whose units agree exactly. With CUDA, also prints the real-time factor
-of a HuBERT-large-size encoder to layer 22 (bf16).
+Audio seconds labelled per wall second (and per CPU second) of `units.label_corpus` against
+the plain loop reference implementations use: one utterance at a time through the processor
+and the whole model with `output_hidden_states=True`, layer L picked. Same encoder, same audio
+files (tone-speech utterances of 2-8 s), same layer, same k-means, same torch thread count
+(one process). Two encoders of HuBERT-base size (12 layers, hidden 768, random init from a
+config, nothing downloaded):
+
+- base: HuBERT-base's own layout, group norm in the first conv layer and no attention mask.
+- stable: the layout of HuBERT-large (layer-norm conv stack, pre-norm layers, trained with an
+  attention mask).
+For both, ours runs the conv stack on each wave alone (for base, padding would change the
+group-norm statistics) and the layers up to L as length-bucketed batches with a frame mask.
+
+Layer 6 is textlesslib's standard layer for HuBERT-base; 9 is also reported. The reference
+computes every layer whatever L is, so one timed reference run serves all layers. Rounds
+alternate which side runs first; the best round of each side is reported (the machine may be
+shared), with the per-round ratios (same round, back to back) and their median. "identical"
+is the share of utterances whose unit strings equal the reference's exactly. With CUDA, also
+prints the real-time factor of a HuBERT-large-size encoder to layer 22 (fp32 and bf16).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import tempfile
 import time
@@ -39,6 +51,10 @@ BASE = dict(
     num_conv_pos_embeddings=128,
     num_conv_pos_embedding_groups=16,
 )
+VARIANTS = {
+    "base": dict(BASE, stable_layer_norm=False),
+    "stable": dict(BASE, stable_layer_norm=True),
+}
 LARGE = dict(
     num_layers=24,
     hidden=1024,
@@ -64,73 +80,134 @@ def write_corpus(root: Path, total_seconds: float, seed: int = 0) -> Path:
     return root / "corpus.jsonl"
 
 
-def reference_loop(
-    manifest: Path, model_dir: Path, layer: int, quantizer: KMeansQuantizer
-) -> tuple[list[str], float]:
-    """One utterance at a time through the full model; returns (unit texts, audio seconds)."""
-    from transformers import HubertModel
+class Clock:
+    """Wall and process CPU seconds (all threads) of a block."""
 
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall
+        self.cpu = time.process_time() - self.cpu
+
+
+def reference_loop(
+    manifest: Path, model_dir: Path, quantizers: dict[int, KMeansQuantizer]
+) -> tuple[dict[int, list[str]], float]:
+    """One utterance at a time through the processor and the full model, every layer computed;
+    returns ({layer: unit texts}, audio seconds)."""
+    from transformers import AutoFeatureExtractor, HubertModel
+
+    processor = AutoFeatureExtractor.from_pretrained(model_dir)
     model = HubertModel.from_pretrained(model_dir).eval()
-    texts, audio_s = [], 0.0
+    texts: dict[int, list[str]] = {layer: [] for layer in quantizers}
+    audio_s = 0.0
     with torch.inference_mode():
         for line in manifest.read_text().splitlines():
             record = json.loads(line)
             wave = load_audio(str(manifest.parent / record["audio"]))
-            hidden = model(torch.from_numpy(wave)[None], output_hidden_states=True).hidden_states[
-                layer
-            ][0]
-            ids, _ = dedup(quantizer.assign(hidden))
-            texts.append(ids_to_text(ids))
+            inputs = processor(wave, sampling_rate=16000, return_tensors="pt")
+            hidden = model(inputs.input_values, output_hidden_states=True).hidden_states
+            for layer, quantizer in quantizers.items():
+                ids, _ = dedup(quantizer.assign(hidden[layer][0]))
+                texts[layer].append(ids_to_text(ids))
             audio_s += len(wave) / 16000
     return texts, audio_s
+
+
+def ours(manifest: Path, extractor: UnitExtractor, out: Path) -> list[str]:
+    label_corpus(manifest, extractor, out, config=LabelConfig(progress=False))
+    with gzip.open(out / "units-00000-of-00001.jsonl.gz", "rt") as handle:
+        return [json.loads(line)["units"] for line in handle]
+
+
+def extractor_for(model_dir: Path, layer: int, k: int) -> UnitExtractor:
+    featurizer = SSLFeaturizer.from_pretrained(model_dir, layer=layer, device="cpu")
+    frames = featurizer.featurize([tone_speech(20.0, seed=999)])[0].numpy()
+    quantizer = KMeansQuantizer(
+        frames[np.random.default_rng(0).choice(len(frames), k, replace=False)]
+    )
+    return UnitExtractor(featurizer, quantizer)
+
+
+def bench_variant(
+    name: str, work: Path, manifest: Path, layers: list[int], k: int, rounds: int
+) -> None:
+    model_dir = tiny_hubert(work / name, **VARIANTS[name])
+    extractors = {layer: extractor_for(model_dir, layer, k) for layer in layers}
+    quantizers = {layer: e.quantizer for layer, e in extractors.items()}
+    ref_clocks: list[Clock] = []
+    our_clocks: dict[int, list[Clock]] = {layer: [] for layer in layers}
+    identical: dict[int, float] = {}
+    for round_index in range(rounds):
+        steps = ["ref", *layers]
+        for step in steps if round_index % 2 == 0 else steps[::-1]:
+            with Clock() as clock:
+                if step == "ref":
+                    reference, audio_s = reference_loop(manifest, model_dir, quantizers)
+                else:
+                    texts = ours(
+                        manifest, extractors[step], work / f"out_{name}_{step}_{round_index}"
+                    )
+            if step == "ref":
+                ref_clocks.append(clock)
+            else:
+                our_clocks[step].append(clock)
+                identical[step] = texts  # compared once the reference texts exist
+    ref_wall = min(c.wall for c in ref_clocks)
+    ref_cpu = min(c.cpu for c in ref_clocks)
+    print(
+        f"\n[{name}] reference loop (all 12 layers, one by one): "
+        f"{audio_s / ref_wall:.2f} audio s / wall s, {audio_s / ref_cpu:.2f} audio s / CPU s"
+    )
+    for layer in layers:
+        wall = min(c.wall for c in our_clocks[layer])
+        cpu = min(c.cpu for c in our_clocks[layer])
+        ratios = [r.wall / o.wall for r, o in zip(ref_clocks, our_clocks[layer])]
+        per_round = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        agree = np.mean([a == b for a, b in zip(identical[layer], reference[layer])])
+        print(
+            f"[{name}] label_corpus layer {layer:2d}: {audio_s / wall:.2f} audio s / wall s, "
+            f"{audio_s / cpu:.2f} audio s / CPU s; ratio {ref_wall / wall:.2f}x wall "
+            f"(rounds: {per_round}; median {np.median(ratios):.2f}), {ref_cpu / cpu:.2f}x CPU "
+            "(target >= 2x); "
+            f"identical units for {agree:.1%} of {len(reference[layer])} utterances"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="audio in the corpus")
-    parser.add_argument("--layer", type=int, default=6, help="HuBERT-base layer (of 12)")
+    parser.add_argument("--layers", type=int, nargs="+", default=[6, 9], help="layers (of 12)")
     parser.add_argument("--k", type=int, default=100, help="k-means clusters")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timed rounds")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads (both sides)"
+    )
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench_label_"))
     manifest = write_corpus(work, args.seconds)
-    model_dir = tiny_hubert(work / "hubert_base", **BASE)
-    featurizer = SSLFeaturizer.from_pretrained(model_dir, layer=args.layer, device="cpu")
-    frames = featurizer.featurize([tone_speech(20.0, seed=999)])[0].numpy()
-    quantizer = KMeansQuantizer(
-        frames[np.random.default_rng(0).choice(len(frames), args.k, replace=False)]
-    )
-    extractor = UnitExtractor(featurizer, quantizer)
     print(
         f"corpus: {args.seconds:.0f} s in {len(manifest.read_text().splitlines())} utterances; "
-        f"HuBERT-base size (12 layers, 768), layer {args.layer}, k={args.k}; "
-        f"torch threads {torch.get_num_threads()}"
+        f"HuBERT-base size (12 layers, 768), layers {args.layers}, k={args.k}; "
+        f"torch threads {torch.get_num_threads()} (both sides); {args.rounds} rounds"
     )
-
-    start = time.perf_counter()
-    reference, audio_s = reference_loop(manifest, model_dir, args.layer, quantizer)
-    reference_rate = audio_s / (time.perf_counter() - start)
-
-    start = time.perf_counter()
-    summary = label_corpus(manifest, extractor, work / "out", config=LabelConfig(progress=False))
-    ours_rate = audio_s / (time.perf_counter() - start)
-    import gzip
-
-    with gzip.open(work / "out" / "units-00000-of-00001.jsonl.gz", "rt") as handle:
-        ours = [json.loads(line)["units"] for line in handle]
-    agree = np.mean([a == b for a, b in zip(ours, reference)])
-    print(f"reference loop (all layers, one by one): {reference_rate:.2f} audio s / wall s")
-    print(f"label_corpus (layer {args.layer}, batched):        {ours_rate:.2f} audio s / wall s")
-    print(
-        f"ratio: {ours_rate / reference_rate:.2f}x (target >= 2x); identical units for "
-        f"{agree:.1%} of {summary.ok} utterances"
-    )
+    for name in args.variants:
+        bench_variant(name, work, manifest, args.layers, args.k, args.rounds)
     if torch.cuda.is_available():
-        large_rtf(work, manifest, audio_s)
+        large_rtf(work, manifest)
 
 
-def large_rtf(work: Path, manifest: Path, audio_s: float) -> None:
+def large_rtf(work: Path, manifest: Path) -> None:
     """Real-time factor (wall / audio) of a HuBERT-large-size encoder to layer 22 on CUDA."""
     model_dir = tiny_hubert(work / "hubert_large", **LARGE)
+    audio_s = sum(
+        len(load_audio(str(manifest.parent / json.loads(line)["audio"]))) / 16000
+        for line in manifest.read_text().splitlines()
+    )
     for dtype in ("float32", "bfloat16"):
         featurizer = SSLFeaturizer.from_pretrained(model_dir, layer=22, dtype=dtype, device="cuda")
         frames = featurizer.featurize([tone_speech(20.0, seed=999)])[0].float().cpu().numpy()

@@ -7,8 +7,7 @@ tuning. Heavy modules are imported on first use, so `import spire` is instant.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from spire._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -47,9 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spire' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -13,7 +13,6 @@ an `EvalReport` recording model, data, decoding settings, scores and timing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -63,21 +62,13 @@ def _read_rows(path: Path, split: str | None) -> list[dict[str, Any]]:
         return [dict(row) for row in data]
     if not path.is_file():
         raise DataError(f"--data must exist, but {path} does not; fix: check the path")
+    from spire.data.sources import read_jsonl
+
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(
-                    f"line {number} of {path} must be a JSON object, but is not ({error.msg}); "
-                    "fix: write one JSON object per line"
-                ) from error
-            if isinstance(row.get("audio"), str) and not Path(row["audio"]).is_absolute():
-                row["audio"] = str(path.parent / row["audio"])  # relative to the manifest
-            rows.append(row)
+    for row in read_jsonl(path):
+        if isinstance(row.get("audio"), str) and not Path(row["audio"]).is_absolute():
+            row["audio"] = str(path.parent / row["audio"])  # relative to the manifest
+        rows.append(row)
     return rows
 
 

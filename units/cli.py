@@ -58,6 +58,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--max-points-per-centroid", type=int, default=256)
     fit.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None)
 
+    imported = sub.add_parser(
+        "import-kmeans",
+        help="convert a joblib-pickled scikit-learn k-means (e.g. SPIRE's release) once into our format",
+    )
+    imported.add_argument("--sklearn", required=True, help="the .pkl/.joblib file")
+    imported.add_argument("--out", required=True, help="output folder (kmeans.json, centroids)")
+    imported.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="required: unpickling runs code from the file; pass it only for files you trust",
+    )
+    _featurizer_args(imported, with_kmeans=False)
+
+    make = sub.add_parser(
+        "make-extractor", help="save featurizer + k-means as one UnitExtractor folder"
+    )
+    _featurizer_args(make, with_kmeans=True)
+    make.add_argument(
+        "--out", required=True, help="output folder (extractor.json, featurizer, kmeans/)"
+    )
+    make.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the featurizer/k-means provenance check (a k-means fit on other features)",
+    )
+
     label = sub.add_parser("label", help="corpus -> unit sequences, sharded and resumable")
     _manifest_args(label)
     _featurizer_args(label, with_kmeans=True)
@@ -109,7 +135,13 @@ def _featurizer_args(parser: argparse.ArgumentParser, *, with_kmeans: bool) -> N
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen `spire units` command; returns the exit code."""
-    commands = {"sample-features": _sample, "fit-kmeans": _fit, "label": _label}
+    commands = {
+        "sample-features": _sample,
+        "fit-kmeans": _fit,
+        "import-kmeans": _import_kmeans,
+        "make-extractor": _make_extractor,
+        "label": _label,
+    }
     return commands[args.units_command](args)
 
 
@@ -266,4 +298,46 @@ def _label(args: argparse.Namespace) -> int:
             f"all {summary.num_shards} shards done: ok {total['ok']} + rejected {total['rejected']} "
             f"= total {total['total']}; {total['audio_hours']:.4f} h; see {Path(args.out) / 'summary.json'}"
         )
+    return 0
+
+
+def _import_kmeans(args: argparse.Namespace) -> int:
+    from units.kmeans import KMeansQuantizer
+
+    if not Path(args.sklearn).is_file():
+        raise UsageError(
+            f"--sklearn must be an existing file, but {args.sklearn} is not; fix: check the path"
+        )
+    # Provenance ties the k-means to its features, so the extractor can refuse a mismatch later.
+    provenance = (
+        build_featurizer(args).provenance() if (args.featurizer or args.extractor) else None
+    )
+    quantizer = KMeansQuantizer.from_sklearn(
+        args.sklearn, trust=args.trust_pickle, provenance=provenance
+    )
+    quantizer.save_pretrained(args.out)
+    out = args.out
+    note = "" if provenance else " (no --featurizer given: provenance not recorded)"
+    print(f"imported k={quantizer.k} dim={quantizer.dim} from {args.sklearn} -> {out}{note}")
+    return 0
+
+
+def _make_extractor(args: argparse.Namespace) -> int:
+    from units.extractor import UnitExtractor
+    from units.kmeans import KMeansQuantizer
+
+    if args.extractor is not None or args.kmeans is None or args.featurizer is None:
+        raise UsageError(
+            "make-extractor needs --featurizer and --kmeans DIR (not --extractor); fix: pass both"
+        )
+    quantizer = KMeansQuantizer.from_pretrained(args.kmeans)
+    extractor = UnitExtractor(
+        build_featurizer(args),
+        quantizer,
+        dedup=not args.no_dedup,
+        unit_format=args.unit_format,
+        check_compatible=not args.force,
+    )
+    out = extractor.save_pretrained(args.out)
+    print(f"saved extractor ({quantizer.k} units, {args.unit_format}) -> {out}")
     return 0

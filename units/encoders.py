@@ -32,6 +32,18 @@ class EncoderFamily(ABC):
     max_segment_samples: int | None = None
     #: whether chunks of one utterance need statistics of the whole (see ConvStackFamily)
     uses_utterance_stats: bool = False
+    #: most padded work per unit of real work in a batch (None: no limit, inputs are padded
+    #: to a fixed length anyway); beyond it a new batch pays more than the padding would
+    max_padding_share: float | None = 0.2
+
+    @property
+    def batches_exactly(self) -> bool:
+        """Whether `forward` on waves of unequal lengths equals running each wave alone."""
+        return self.pads_exactly
+
+    def fold_parametrizations(self) -> None:
+        """Replace weights recomputed on every call (weight norm) by their value; exact."""
+        return None  # noqa: B027 - most families have nothing to fold
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -90,6 +102,21 @@ class ConvStackFamily(EncoderFamily):
         """Whether chunks need the whole utterance's group-norm statistics to match it."""
         return self._norm is not None
 
+    @property
+    def batches_exactly(self) -> bool:
+        # `forward` never pads the conv stack, and the transformer honours a frame mask.
+        return True
+
+    def fold_parametrizations(self) -> None:
+        # The positional conv's weight norm recomputes g * v / |v| on every forward; the
+        # folded weight is that same tensor, computed once.
+        from torch.nn.utils import parametrize
+
+        conv = getattr(getattr(self.model.encoder, "pos_conv_embed", None), "conv", None)
+        if conv is not None and parametrize.is_parametrized(conv, "weight"):
+            with torch.no_grad():
+                parametrize.remove_parametrizations(conv, "weight", leave_parametrized=True)
+
     def utterance_stats(
         self, wave: np.ndarray, device: torch.device, dtype: torch.dtype, block: int = 160_000
     ) -> torch.Tensor:
@@ -136,25 +163,60 @@ class ConvStackFamily(EncoderFamily):
         waves: list[np.ndarray],
         device: torch.device,
         dtype: torch.dtype,
-        stats: list[torch.Tensor] | None = None,
+        stats: list[torch.Tensor | None] | None = None,
     ) -> torch.Tensor:
-        longest = max(len(w) for w in waves)
-        batch = torch.zeros(len(waves), longest, dtype=torch.float32)
-        mask = torch.zeros(len(waves), longest, dtype=torch.long)
-        for row, wave in enumerate(waves):
-            batch[row, : len(wave)] = torch.from_numpy(wave)
-            mask[row, : len(wave)] = 1
-        kwargs: dict[str, Any] = {}
-        if self.pads_exactly and any(len(w) != longest for w in waves):
-            kwargs["attention_mask"] = mask.to(device)
+        # The conv stack runs on each wave alone: group norm (HuBERT-base) normalises over time,
+        # so padding would shift its statistics, and for layer-norm stacks padded samples would
+        # only be wasted work. The projection and transformer layers run as one masked batch.
+        features = [
+            self.conv_features(wave, device, dtype, None if stats is None else stats[row])
+            for row, wave in enumerate(waves)
+        ]
+        return self.encode(features)
+
+    def conv_features(
+        self,
+        wave: np.ndarray,
+        device: torch.device,
+        dtype: torch.dtype,
+        stats: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The conv feature encoder's output for one unpadded wave: (frames, conv channels).
+
+        `stats` (2, channels): whole-utterance group-norm statistics for a chunk of it.
+        """
         if self._norm is not None:
-            self._norm.stats = torch.stack(stats) if stats else None
+            self._norm.stats = None if stats is None else stats[None]
         try:
-            out = self.model(batch.to(device=device, dtype=dtype), **kwargs)
+            x = torch.from_numpy(wave).to(device=device, dtype=dtype)[None]
+            return self.model.feature_extractor(x)[0].transpose(0, 1)
         finally:
             if self._norm is not None:
                 self._norm.stats = None
-        return out.last_hidden_state
+
+    def encode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        """Projection and the kept transformer layers over conv features of unequal lengths.
+
+        Rows are right-padded with zeros and masked (the encoder zeroes padded frames, so its
+        positional conv sees what it sees at the end of an unpadded sequence); with equal
+        lengths no mask is built, so a batch of one is exactly the model's own forward.
+        """
+        lengths = [f.shape[0] for f in features]
+        longest = max(lengths)
+        if len(features) == 1:
+            batch = features[0][None]
+        else:
+            batch = features[0].new_zeros(len(features), longest, features[0].shape[1])
+            for row, feature in enumerate(features):
+                batch[row, : lengths[row]] = feature
+        hidden = self.model.feature_projection(batch)
+        if isinstance(hidden, tuple):  # wav2vec 2.0 also returns the normed conv features
+            hidden = hidden[0]
+        mask = None
+        if any(n != longest for n in lengths):
+            frames = torch.arange(longest, device=batch.device)
+            mask = frames[None, :] < torch.tensor(lengths, device=batch.device)[:, None]
+        return self.model.encoder(hidden, attention_mask=mask).last_hidden_state
 
 
 class _UtteranceGroupNorm(nn.Module):
@@ -232,6 +294,8 @@ class W2vBertFamily(EncoderFamily):
 
 class WhisperFamily(EncoderFamily):
     """The Whisper encoder: log-mels padded to 30 s; output frames past the audio are dropped."""
+
+    max_padding_share = None
 
     def __init__(self, model: nn.Module, feature_extractor: Any = None) -> None:
         super().__init__(model)

@@ -91,8 +91,9 @@ class SSLFeaturizer(Featurizer):
     Built from parts (the model is truncated in place) or with `from_pretrained(path)`.
     For ``layer == num_layers`` this is the last layer's output before the final encoder norm
     (Whisper's ``hidden_states[-1]`` in transformers includes that norm; ours does not).
-    Encoders trained without an attention mask (group-norm conv stack, e.g. HuBERT-base) are
-    never padded: only equal-length waves share a batch, and chunks of a long wave are
+    Encoders trained without an attention mask (group-norm conv stack, e.g. HuBERT-base) never
+    see padding in their conv stack: it runs on each wave alone, and only the transformer layers
+    after it (which honour a frame mask) run as a padded batch. Chunks of a long wave are
     normalised with the whole wave's group-norm statistics.
 
     >>> from units.testing import tiny_hubert, tone_speech
@@ -155,6 +156,7 @@ class SSLFeaturizer(Featurizer):
         self.normalize = normalize
         self._family.truncate(layer)
         self._family.model.eval().to(device=self.device, dtype=_DTYPES[dtype])
+        self._family.fold_parametrizations()
 
     # ---------------------------------------------------------------- construction
 
@@ -354,26 +356,31 @@ class SSLFeaturizer(Featurizer):
 
     def _batches(self, segments: list[_Segment]) -> list[list[_Segment]]:
         budget = self.max_batch_seconds * self.sample_rate
+        # Padded frames cost as much as real ones: at most this fraction of the real work.
+        waste = self._family.max_padding_share
         batches: list[list[_Segment]] = []
+        samples = 0  # unpadded, in the last batch
         for segment in sorted(segments, key=lambda s: -len(s.wave)):
-            batch = batches[-1] if batches else None
             # Sorted longest first, so the batch's first wave sets its padded length.
-            fits = batch is not None and (len(batch) + 1) * len(batch[0].wave) <= budget
-            if fits and not self._family.pads_exactly:
-                head = batch[0]
-                fits = len(segment.wave) == len(head.wave) and (segment.stats is None) == (
-                    head.stats is None
-                )
+            batch = batches[-1] if batches else []
+            padded = (len(batch) + 1) * (len(batch[0].wave) if batch else 0)
+            fits = bool(batch) and padded <= budget
+            if fits and not self._family.batches_exactly:
+                fits = len(segment.wave) == len(batch[0].wave)
+            if fits and waste is not None:
+                fits = padded <= (1.0 + waste) * (samples + len(segment.wave))
             if fits:
                 batch.append(segment)
+                samples += len(segment.wave)
             else:
                 batches.append([segment])
+                samples = len(segment.wave)
         return batches
 
     def _run(self, batch: list[_Segment], outputs: list[torch.Tensor]) -> None:
         waves = [s.wave for s in batch]
         with torch.inference_mode():
-            if batch[0].stats is not None:
+            if any(s.stats is not None for s in batch):
                 stats = [s.stats for s in batch]
                 hidden = self._family.forward(waves, self.device, _DTYPES[self.dtype], stats)
             else:

@@ -87,7 +87,8 @@ def _shard_files(folder: Path) -> list[Path]:
     return units or [p for p in files if not p.name.startswith(("rejects", "summary"))]
 
 
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of a JSONL(.gz) file; a line that is not a JSON object is a DataError naming it."""
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -146,7 +147,7 @@ def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
             f"{path} must be an existing file or folder, but does not exist; fix: check the path"
         )
     if path.name.endswith((".jsonl", ".jsonl.gz", ".json.gz")):
-        yield from _read_jsonl(path)
+        yield from read_jsonl(path)
     elif path.suffix == ".arrow":
         yield from _read_arrow(path)
     elif path.suffix == ".txt":

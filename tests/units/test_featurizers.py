@@ -102,29 +102,58 @@ def test_batched_equals_one_by_one_with_attention_mask(request, name):
         assert np.array_equal(quantizer.assign(a), quantizer.assign(b))
 
 
-def test_group_norm_encoder_is_never_padded(hubert_base_dir):
+def test_group_norm_conv_stack_is_never_padded(hubert_base_dir):
+    # The conv stack (group norm over time) sees each wave alone; the transformer layers after
+    # it run as one masked batch of mixed lengths, and give what each wave gives alone.
     featurizer = SSLFeaturizer.from_pretrained(hubert_base_dir, layer=3, device="cpu")
-    waves = _waves()
-    seen = []
-    forward = featurizer._family.forward
-
-    def spy(batch, device, dtype):
-        seen.append([len(w) for w in batch])
-        return forward(batch, device, dtype)
-
-    featurizer._family.forward = spy
+    family, waves = featurizer._family, _waves()
+    conv_inputs, batches = [], []
+    conv_features, forward = family.conv_features, family.forward
+    family.conv_features = lambda wave, *rest: (
+        conv_inputs.append(len(wave)) or conv_features(wave, *rest)
+    )
+    family.forward = lambda b, *rest: batches.append({len(w) for w in b}) or forward(b, *rest)
     batched = featurizer.featurize(waves)
-    assert all(len(set(lengths)) == 1 for lengths in seen)
-    assert any(len(lengths) == 2 for lengths in seen)  # the two equal-length waves share a batch
+    assert sorted(conv_inputs) == sorted(len(w) for w in waves)
+    assert any(len(lengths) > 1 for lengths in batches)  # mixed lengths share a batch
+    family.conv_features, family.forward = conv_features, forward
     single = [featurizer.featurize([w])[0] for w in waves]
     for a, b in zip(batched, single):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    # Why: padding a group-norm model really does change its output.
-    padded = forward(
-        [waves[0], np.zeros(len(waves[3]), np.float32)], torch.device("cpu"), torch.float32
+    quantizer = KMeansQuantizer.fit(torch.cat(single).numpy(), 8, niter=10)
+    for a, b in zip(batched, single):
+        assert np.array_equal(quantizer.assign(a), quantizer.assign(b))
+    # Why: padding a group-norm model's input changes its output, attention mask or not.
+    model = AutoModel.from_pretrained(hubert_base_dir).eval()
+    short, long = waves[0], waves[3]
+    padded = torch.zeros(2, len(long))
+    padded[0, : len(short)], padded[1] = torch.from_numpy(short), torch.from_numpy(long)
+    mask = (torch.arange(len(long))[None] < torch.tensor([len(short), len(long)])[:, None]).long()
+    with torch.no_grad():
+        alone = model(torch.from_numpy(short)[None]).last_hidden_state[0]
+        together = model(padded, attention_mask=mask).last_hidden_state[0, : len(alone)]
+    assert (together - alone).abs().max() > 1e-3
+
+
+def test_chunked_and_short_waves_batch_together_exactly(hubert_base_dir):
+    # Chunks normalised with whole-utterance statistics share batches with unchunked waves.
+    featurizer = SSLFeaturizer.from_pretrained(
+        hubert_base_dir, layer=2, device="cpu", chunk_seconds=6.0, context_seconds=1.0
     )
-    alone = forward([waves[0]], torch.device("cpu"), torch.float32)
-    assert (padded[0, : alone.shape[1]] - alone[0]).abs().max() > 1e-3
+    waves = [tone_speech(14.0, seed=3), *_waves((1.2, 2.0))]
+    batched = featurizer.featurize(waves)
+    single = [featurizer.featurize([w])[0] for w in waves]
+    for a, b in zip(batched, single):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_folded_weight_norm_is_the_parametrized_weight(hubert_base_dir):
+    featurizer = SSLFeaturizer.from_pretrained(hubert_base_dir, layer=1, device="cpu")
+    folded = featurizer._family.model.encoder.pos_conv_embed.conv
+    original = AutoModel.from_pretrained(hubert_base_dir).encoder.pos_conv_embed.conv
+    assert not torch.nn.utils.parametrize.is_parametrized(folded)
+    assert torch.nn.utils.parametrize.is_parametrized(original)
+    assert torch.equal(folded.weight, original.weight.detach())
 
 
 def test_batches_respect_max_batch_seconds(hubert_large_dir):
@@ -140,6 +169,24 @@ def test_batches_respect_max_batch_seconds(hubert_large_dir):
     assert sum(len(b) for b in seen) == len(LENGTHS_S)
     assert all(len(b) * max(b) <= 3.0 * 16000 or len(b) == 1 for b in seen)
     assert all(b == sorted(b, reverse=True) for b in seen)
+
+
+@pytest.mark.parametrize("name", ["hubert_large_dir", "hubert_base_dir"])
+def test_batches_keep_padding_below_its_share(request, name):
+    featurizer = SSLFeaturizer.from_pretrained(request.getfixturevalue(name), layer=1, device="cpu")
+    seen = []
+    forward = featurizer._family.forward
+    featurizer._family.forward = lambda b, *rest: (
+        seen.append([len(w) for w in b]) or forward(b, *rest)
+    )
+    waves = _waves((2.0, 1.9, 0.5, 1.95, 0.45, 1.0))
+    batched = featurizer.featurize(waves)
+    share = featurizer._family.max_padding_share
+    # One batch would fit the 160 s budget, but would spend most of its work on padding.
+    assert sorted(len(b) for b in seen) == [2, 4]  # {2.0, 1.95, 1.9, 1.0}, {0.5, 0.45}
+    assert all(len(b) * max(b) <= (1 + share) * sum(b) for b in seen)
+    for a, wave in zip(batched, waves):
+        torch.testing.assert_close(a, featurizer.featurize([wave])[0], atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["hubert_large_dir", "hubert_base_dir"])

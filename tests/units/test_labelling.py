@@ -352,6 +352,34 @@ def test_same_corpus_through_another_path_resumes(tmp_path, kmeans_dir):
     extractor = _extractor(kmeans_dir)
     label_corpus(manifest, extractor, tmp_path / "out", config=LabelConfig(progress=False))
     again = label_corpus(
-        Path(os.path.relpath(manifest)), extractor, tmp_path / "out", config=LabelConfig(progress=False)
+        Path(os.path.relpath(manifest)),
+        extractor,
+        tmp_path / "out",
+        config=LabelConfig(progress=False),
     )
     assert again.complete and again.ok == len(SECONDS)
+
+
+@pytest.mark.parametrize("stable_layer_norm", [False, True])
+def test_ssl_encoder_labels_match_one_by_one_extraction(tmp_path, stable_layer_norm):
+    # HuBERT-base's group-norm conv stack and HuBERT-large's layer-norm one: the corpus is
+    # labelled in mixed-length batches, yet every item gets the units it gets alone.
+    from units.ssl_featurizer import SSLFeaturizer
+    from units.testing import tiny_hubert
+
+    model_dir = tiny_hubert(tmp_path / "hubert", stable_layer_norm=stable_layer_norm)
+    featurizer = SSLFeaturizer.from_pretrained(model_dir, layer=2, device="cpu")
+    frames = featurizer.featurize([tone_speech(3.0, seed=5)])[0].numpy()
+    quantizer = KMeansQuantizer.fit(frames, 12, niter=10)
+    extractor = UnitExtractor(featurizer, quantizer)
+    manifest = _corpus(tmp_path / "c")
+    config = LabelConfig(part_size=5, progress=False)
+    label_corpus(manifest, extractor, tmp_path / "out", config=config)
+    records = _records(tmp_path / "out")
+    assert len(records) == len(SECONDS)
+    for i, record in enumerate(records):
+        single = extractor.extract(str(tmp_path / "c" / f"u{i}.wav"))
+        assert record["units"] == single.text
+        assert (
+            record["n_frames"] == single.n_frames == featurizer.num_frames(int(SECONDS[i] * 16000))
+        )

@@ -190,3 +190,41 @@ def test_cli_module_imports_nothing_heavy():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
     )
     assert run.stdout.strip() == "[]", run.stderr
+
+
+def test_import_sklearn_kmeans_needs_trust_then_makes_an_extractor(tmp_path, corpus, capsys):
+    import joblib
+    from sklearn.cluster import MiniBatchKMeans
+
+    from units import UnitExtractor
+
+    frames = np.random.default_rng(0).standard_normal((500, 39)).astype(np.float32)
+    pickled = tmp_path / "kmeans.pkl"
+    joblib.dump(MiniBatchKMeans(n_clusters=8, random_state=0, n_init=1).fit(frames), pickled)
+    base = ["units", "import-kmeans", "--sklearn", str(pickled), "--out", str(tmp_path / "km")]
+    base += ["--featurizer", "mfcc"]
+    assert spire_main(base) == 2
+    assert "--trust-pickle" in capsys.readouterr().err
+    assert not (tmp_path / "km").exists()
+    assert spire_main(base + ["--trust-pickle"]) == 0
+
+    make = ["units", "make-extractor", "--featurizer", "mfcc", "--kmeans", str(tmp_path / "km")]
+    assert spire_main(make + ["--out", str(tmp_path / "extractor")]) == 0
+    extractor = UnitExtractor.from_pretrained(tmp_path / "extractor")
+    units = extractor.extract(str(next(corpus.rglob("*.flac"))))
+    assert units.ids.max() < 8 and int(units.durations.sum()) == units.n_frames
+    # A k-means whose recorded layer differs from the featurizer's is refused unless forced.
+    from units.testing import tiny_hubert
+
+    hubert = tiny_hubert(tmp_path / "hubert")
+    frames32 = np.random.default_rng(1).standard_normal((300, 32)).astype(np.float32)
+    joblib.dump(MiniBatchKMeans(n_clusters=4, random_state=0, n_init=1).fit(frames32), pickled)
+    layer2 = ["--featurizer", str(hubert), "--layer", "2"]
+    imported = ["units", "import-kmeans", "--sklearn", str(pickled), "--trust-pickle"]
+    assert spire_main([*imported, *layer2, "--out", str(tmp_path / "km2")]) == 0
+    layer1 = ["--featurizer", str(hubert), "--layer", "1", "--kmeans", str(tmp_path / "km2")]
+    capsys.readouterr()
+    assert spire_main(["units", "make-extractor", *layer1, "--out", str(tmp_path / "x")]) == 2
+    assert "layer" in capsys.readouterr().err
+    forced = ["units", "make-extractor", *layer1, "--force", "--out", str(tmp_path / "x")]
+    assert spire_main(forced) == 0

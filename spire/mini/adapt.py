@@ -1,0 +1,145 @@
+"""Stage 4 of the miniature: extend the base LM with unit tokens, then CPT and IT (and IT alone).
+
+    extended/        base + unit tokens + chat specials (`spire.vocab.extend_model`)
+    cpt/data, cpt/model            ASR pairs `Speech: …\\nEnglish: …` + parallel + monolingual text
+    it_data/                       ASR, ST to German and French, text MT (ChatML, loss on answers)
+    it/model         CPT -> IT     (the miniature SpireFull)
+    it_only/model    extended -> IT, no CPT (the paper's ablation)
+
+Every trained model folder also holds a copy of the unit extractor (`extractor/`), so
+`SpireModel.from_pretrained(folder)` works on it alone.
+
+>>> extended = stage_extend(config, base, units)                       # doctest: +SKIP
+>>> cpt = stage_cpt(config, corpus, units, extended)                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from spire.mini.config import DemoConfig
+from spire.mini.stages import fresh, mark_done, relative, stage_done, unit_rows
+
+__all__ = ["stage_cpt", "stage_extend", "stage_it", "stage_it_data"]
+
+
+def _with_extractor(model_dir: Path, extractor_dir: str | Path) -> None:
+    shutil.copytree(extractor_dir, model_dir / "extractor", dirs_exist_ok=True)
+
+
+def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
+    """Add `num_units` unit tokens and the chat specials to the base model (mean-initialised rows)."""
+    from spire.vocab import extend_model, read_extractor_provenance
+
+    folder = Path(config.out_dir) / "extended"
+    provenance = read_extractor_provenance(units["extractor"])
+    settings = {"base": relative(config, base["model"]), "base_steps": base["steps"], "num_units": units["k"],
+                "extractor": provenance, "seed": config.seed}
+    if not stage_done(folder, settings):
+        fresh(folder)
+        result = extend_model(base["model"], folder / "model", num_units=units["k"], init="mean",
+                              extractor_provenance=provenance, seed=config.seed)
+        _with_extractor(folder / "model", units["extractor"])
+        (folder / "summary.json").write_text(json.dumps(
+            {"vocab_size": result.vocab_size, "embedding_rows": result.embedding_rows,
+             "first_unit_id": result.first_unit_id, "special_ids": result.special_ids}, indent=2))
+        mark_done(folder, settings)
+    summary = json.loads((folder / "summary.json").read_text())
+    return {**summary, "folder": str(folder), "model": str(folder / "model")}
+
+
+def _parallel_sources(manifest: Path) -> list[Any]:
+    from spire.data.sources import ParallelSource
+
+    return [ParallelSource(path=str(manifest), source_lang="en", target_lang=lang, source_field="text")
+            for lang in ("de", "fr")]
+
+
+def _train_in_folder(stage: str, folder: Path, model_path: str, data_dir: Path, epochs: float, lr: float,
+                     config: DemoConfig, extractor: str) -> dict[str, Any]:
+    from spire.mini.training import train_stage
+
+    summary = train_stage(stage, model_path=model_path, data_dir=data_dir, output_dir=folder / "model",
+                          epochs=epochs, lr=lr, config=config)
+    _with_extractor(folder / "model", extractor)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
+              extended: dict[str, Any]) -> dict[str, Any]:
+    """Continued pretraining: ASR pairs + parallel + monolingual text, packed (SpireBase)."""
+    from spire.data.cpt import CptDataConfig, build_cpt
+    from spire.data.sources import SpeechSource, TextSource
+
+    folder = Path(config.out_dir) / "cpt"
+    settings = {"extended": relative(config, extended["model"]), "units": units["k"], "epochs": config.cpt_epochs,
+                "lr": config.cpt_lr, "seq_len": config.seq_len, "micro_batch": config.micro_batch,
+                "seed": config.seed, "corpus": corpus["utterances"]}
+    if not stage_done(folder, settings):
+        fresh(folder)
+        manifest = str(Path(corpus["folder"]) / "train.jsonl")
+        data_config = CptDataConfig(
+            tokenizer=extended["model"],
+            speech=[SpeechSource(path=str(Path(units["folder"]) / "train"))],
+            parallel=_parallel_sources(Path(corpus["folder"]) / "train.jsonl"),
+            monolingual=[TextSource(path=manifest, text_field=field) for field in ("text", "de", "fr")],
+            seq_len=config.seq_len,
+        )
+        data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
+        print(f"  CPT data: {data['kept']} documents, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
+        summary = _train_in_folder("cpt", folder, extended["model"], folder / "data", config.cpt_epochs,
+                                   config.cpt_lr, config, units["extractor"])
+        (folder / "summary.json").write_text(json.dumps({**summary, "data": data}, indent=2))
+        mark_done(folder, settings)
+    return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
+            "model": str(folder / "model")}
+
+
+def stage_it_data(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
+                  extended: dict[str, Any]) -> dict[str, Any]:
+    """The IT dataset (shared by IT after CPT and the IT-only ablation)."""
+    from spire.data.instructions import ItDataConfig, build_it
+    from spire.data.sources import SpeechSource
+
+    folder = Path(config.out_dir) / "it_data"
+    settings = {"extended": relative(config, extended["model"]), "units": units["k"], "seq_len": config.seq_len,
+                "utterances": config.it_utterances, "seed": config.seed, "corpus": corpus["utterances"]}
+    if not stage_done(folder, settings):
+        fresh(folder)
+        # The labelled rows carry the manifest's text fields, so one file feeds speech and MT.
+        rows = unit_rows(units["folder"], "train")[: config.it_utterances]
+        subset = folder / "train.jsonl"
+        subset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        data_config = ItDataConfig(
+            tokenizer=extended["model"], speech=[SpeechSource(path=str(subset))], tasks=["asr", "st"],
+            st_languages=["de", "fr"], parallel=_parallel_sources(subset), seq_len=config.seq_len,
+            seed=config.seed,
+        )
+        data = build_it(data_config, folder / "data", progress=config.progress).to_dict()
+        (folder / "summary.json").write_text(json.dumps(data, indent=2))
+        mark_done(folder, settings)
+    data = json.loads((folder / "summary.json").read_text())
+    print(f"  IT data: {data['kept']} examples, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
+    return {**data, "folder": str(folder), "data": str(folder / "data")}
+
+
+def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data: dict[str, Any],
+             units: dict[str, Any]) -> dict[str, Any]:
+    """Instruction tuning of `start_model` (the CPT model, or the extended base for the ablation)."""
+    folder = Path(config.out_dir) / name
+    settings = {"start": relative(config, start_model["model"]), "start_steps": start_model.get("steps"),
+                "data": relative(config, it_data["data"]), "data_tokens": it_data["tokens"], "epochs": config.it_epochs,
+                "lr": config.it_lr, "micro_batch": config.micro_batch, "seed": config.seed}
+    started = time.perf_counter()
+    if not stage_done(folder, settings):
+        fresh(folder)
+        _train_in_folder("it", folder, start_model["model"], Path(it_data["data"]), config.it_epochs,
+                         config.it_lr, config, units["extractor"])
+        mark_done(folder, settings)
+    return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
+            "model": str(folder / "model"), "stage_wall_s": time.perf_counter() - started}

@@ -1,0 +1,100 @@
+"""`DemoConfig`: every setting of the miniature recipe, with the full and the CI-sized (`quick`) values.
+
+    spire demo --config configs/mini/demo.yaml base_epochs=3      # YAML and key=value overrides
+
+>>> DemoConfig.quick().n_train < DemoConfig().n_train
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DemoConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoConfig:
+    """Settings of the miniature; `quick()` gives the CI-sized variant.
+
+    >>> DemoConfig(n_train=100).n_train
+    100
+    """
+
+    out_dir: str = "demo_out"
+    """Where every stage writes its outputs, the report included."""
+    seed: int = 0
+    """Seed of the corpus, the frame sample, k-means, model initialisation and data order."""
+    progress: bool = True
+    """Show progress bars."""
+    threads: int | None = 1
+    """Torch CPU threads (None: torch's default, all cores). One thread is the robust choice for
+    tiny models: with two, another busy process on a 2-core machine slows each step up to 30x
+    (threads wait for each other), while on an idle machine two are at most about 2x faster."""
+
+    # --- stage 1: corpus
+    n_train: int = 4000
+    """Training utterances of the synthetic corpus."""
+    n_dev: int = 200
+    """Development utterances."""
+    n_test: int = 200
+    """Test utterances (unseen sentences and speaker settings)."""
+
+    # --- stage 2: units
+    num_units: int = 100
+    """k-means clusters over MFCC frames (HuBERT's first iteration used 100)."""
+    sample_frames: int = 200_000
+    """Frames sampled from the training split to fit k-means."""
+    kmeans_iterations: int = 20
+    """Lloyd iterations of the k-means fit."""
+
+    # --- stage 3: the text-only base LLM (the miniature's "Tower")
+    vocab_size: int = 2000
+    """SentencePiece pieces of the base tokenizer (trained on the corpus' en/de/fr text)."""
+    hidden_size: int = 192
+    """Width of the tiny Llama."""
+    num_layers: int = 4
+    """Decoder layers of the tiny Llama."""
+    base_epochs: float = 1.0
+    """Passes over the base LM's text (monolingual en/de/fr + MT prompts en->de, en->fr)."""
+    base_lr: float = 2e-3
+    """Peak learning rate of the base LM."""
+
+    # --- stage 4: extension, CPT, IT
+    cpt_epochs: float = 3.0
+    """Passes over the CPT mix (ASR pairs + parallel + monolingual text)."""
+    cpt_lr: float = 1.5e-3
+    """Peak learning rate of CPT."""
+    it_epochs: float = 1.0
+    """Passes over the IT data (ASR, ST to German and French, text MT); also the IT-only ablation."""
+    it_lr: float = 7e-4
+    """Peak learning rate of IT."""
+    it_utterances: int | None = 2000
+    """Training utterances used for IT (None: all): each gives ASR, ST de, ST fr and MT de, fr examples."""
+    seq_len: int = 256
+    """Tokens per packed training row."""
+    micro_batch: int = 8
+    """Rows per optimizer step (small steps: many updates from little data)."""
+    ablation: bool = True
+    """Also instruction-tune the extended base without CPT (the paper's ablation)."""
+    log_every: int = 10
+    """Optimizer steps between loss log lines (the loss curves' resolution)."""
+
+    # --- stage 5: evaluation
+    eval_batch_size: int = 32
+    """Prompts generated together (greedy)."""
+    max_new_tokens: int = 48
+    """Generation budget per answer (the corpus' sentences are short)."""
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> DemoConfig:
+        """A CI-sized run (a few minutes on 2 cores): a small corpus and model, short training."""
+        settings: dict[str, Any] = dict(
+            n_train=1200, n_dev=20, n_test=40, num_units=50, sample_frames=40_000,
+            vocab_size=1000, hidden_size=192, num_layers=3, micro_batch=4,
+            base_epochs=1.0, base_lr=3e-3, cpt_epochs=4.0, cpt_lr=2e-3,
+            it_epochs=1.0, it_lr=1e-3, it_utterances=600, ablation=False,
+        )
+        settings.update(overrides)
+        return cls(**settings)

@@ -1,0 +1,114 @@
+"""Stage 5 of the miniature: score every model on the test split (unseen sentences and speakers).
+
+Adapted models run end to end from the test audio (`SpireModel` + `spire.evaluation`): ASR
+WER/CER, speech translation en->de and en->fr BLEU/chrF, text translation BLEU/chrF. The
+text-only base model is scored on text translation with the same prompt and metrics.
+Every run's `EvalReport` (decoding settings, signatures, examples) lands in `eval/<model>/`.
+
+>>> scores = stage_eval(config, corpus, base, {"it": it["model"]})     # doctest: +SKIP
+>>> scores["models"]["it"]["asr"]["wer"]                               # doctest: +SKIP
+4.2
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from spire.mini.base_lm import MT_DIRECTIONS, translate_with_base
+from spire.mini.config import DemoConfig
+from spire.mini.stages import mark_done, relative, stage_done
+
+__all__ = ["TASKS", "stage_eval"]
+
+#: (key, task, target language) of every score of an adapted model.
+TASKS = (("asr", "asr", "en"), ("st_de", "st", "de"), ("st_fr", "st", "fr"),
+         ("mt_de", "mt", "de"), ("mt_fr", "mt", "fr"))
+
+
+def _scores(report: Any) -> dict[str, float]:
+    return {score.name: round(score.value, 2) for score in report.scores}
+
+
+def _language_match(hyps: list[str], rows: list[dict[str, Any]]) -> dict[str, float]:
+    """chrF of the outputs against the references of each language: the output language shows
+    as the highest one (a check that holds once the tasks are learned, before the content is)."""
+    from spire.metrics import chrf
+
+    return {lang: round(chrf(hyps, [r[field] for r in rows]).value, 2)
+            for lang, field in (("en", "text"), ("de", "de"), ("fr", "fr"))}
+
+
+def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig) -> dict[str, Any]:
+    from spire.evaluation import evaluate, read_eval_data
+    from spire.inference import SpireModel
+
+    model = SpireModel.from_pretrained(model_dir, device="cpu")
+    rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]
+    results: dict[str, Any] = {}
+    for key, task, language in TASKS:
+        start = time.perf_counter()
+        examples = read_eval_data(manifest, task=task, language=language if task != "asr" else "German")
+        report = evaluate(model, examples, task=task, language=language if task != "asr" else "German",
+                          batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens,
+                          data_info={"path": str(manifest)}, num_examples_shown=len(examples))
+        report.save(out, stem=key)
+        hyps = [example["hypothesis"] for example in report.examples]
+        results[key] = {**_scores(report), "chrf_by_language": _language_match(hyps, rows),
+                        "examples": report.examples[:2], "wall_s": round(time.perf_counter() - start, 1)}
+        shown = ", ".join(f"{name} {value:.1f}" for name, value in _scores(report).items())
+        print(f"    {key}: {shown}", flush=True)
+    return results
+
+
+def _eval_base(model_dir: str, manifest: Path, config: DemoConfig) -> dict[str, Any]:
+    from spire.metrics import bleu, chrf
+    from spire.prompts import resolve_language
+
+    rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]
+    results: dict[str, Any] = {}
+    for src, tgt in MT_DIRECTIONS:
+        start = time.perf_counter()
+        hyps = translate_with_base(model_dir, [r["text"] for r in rows], src=src, tgt=tgt,
+                                   batch_size=config.eval_batch_size, max_new_tokens=config.max_new_tokens)
+        refs = [r[tgt] for r in rows]
+        results[f"mt_{tgt}"] = {
+            "bleu": round(bleu(hyps, refs, language=resolve_language(tgt)).value, 2),
+            "chrf": round(chrf(hyps, refs).value, 2),
+            "chrf_by_language": _language_match(hyps, rows),
+            "examples": [{"hypothesis": h, "reference": r} for h, r in zip(hyps[:2], refs[:2])],
+            "wall_s": round(time.perf_counter() - start, 1),
+        }
+        print(f"    mt_{tgt}: bleu {results[f'mt_{tgt}']['bleu']:.1f}, chrf {results[f'mt_{tgt}']['chrf']:.1f}",
+              flush=True)
+    return results
+
+
+def stage_eval(config: DemoConfig, corpus: dict[str, Any], base: dict[str, Any],
+               adapted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Score the base model (text MT) and each adapted model (ASR, ST, MT) on the test split."""
+    folder = Path(config.out_dir) / "eval"
+    manifest = Path(corpus["folder"]) / "test.jsonl"
+    settings = {"base": [relative(config, base["model"]), base["steps"]],
+                "adapted": {name: [relative(config, m["model"]), m["steps"]] for name, m in adapted.items()},
+                "test": corpus["utterances"]["test"], "max_new_tokens": config.max_new_tokens}
+    start = time.perf_counter()
+    if not stage_done(folder, settings):
+        models: dict[str, Any] = {}
+        print("  base (text only): text translation", flush=True)
+        models["base"] = _eval_base(base["model"], manifest, config)
+        for name, info in adapted.items():
+            print(f"  {name}: ASR, speech translation, text translation", flush=True)
+            models[name] = _eval_adapted(info["model"], manifest, folder / name, config)
+        decoding = {"num_beams": 1, "do_sample": False, "max_new_tokens": config.max_new_tokens,
+                    "batch_size": config.eval_batch_size}
+        (folder / "scores.json").write_text(json.dumps({"models": models, "decoding": decoding}, indent=2,
+                                                       ensure_ascii=False))
+        (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
+        mark_done(folder, settings)
+    scores = json.loads((folder / "scores.json").read_text())
+    build = folder / "build_s.json"
+    wall_s = json.loads(build.read_text()) if build.is_file() else time.perf_counter() - start
+    return {**scores, "folder": str(folder), "wall_s": wall_s}

@@ -1,0 +1,143 @@
+"""The data stages of the miniature: the synthetic corpus and its MFCC units, plus stage bookkeeping.
+
+Each stage writes into its own folder with a `stage.json` holding the settings it was run
+with; a rerun whose settings match reuses the folder instead of recomputing it.
+
+>>> from spire.mini.config import DemoConfig
+>>> corpus = stage_corpus(DemoConfig.quick(out_dir="/tmp/mini"))          # doctest: +SKIP
+>>> units = stage_units(DemoConfig.quick(out_dir="/tmp/mini"), corpus)    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from spire.errors import SpireError
+from spire.mini.config import DemoConfig
+
+__all__ = ["SPLITS", "mark_done", "relative", "stage_corpus", "stage_done", "stage_units", "unit_rows"]
+
+SPLITS = ("train", "dev", "test")
+
+
+def stage_done(folder: Path, settings: dict[str, Any]) -> bool:
+    """True when `folder` holds a finished stage run with exactly these settings.
+
+    >>> stage_done(Path("/nonexistent"), {})
+    False
+    """
+    marker = folder / "stage.json"
+    return marker.exists() and json.loads(marker.read_text()) == json.loads(json.dumps(settings))
+
+
+def mark_done(folder: Path, settings: dict[str, Any]) -> None:
+    """Record that the stage in `folder` finished with `settings` (written atomically, last)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "stage.json.tmp"
+    tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    os.replace(tmp, folder / "stage.json")
+
+
+def relative(config: DemoConfig, path: str | Path) -> str:
+    """`path` relative to the output folder: stage settings name inputs this way, so a moved or
+    copied output folder still matches its recorded settings."""
+    return os.path.relpath(path, config.out_dir)
+
+
+def fresh(folder: Path) -> Path:
+    """Empty `folder` (a stage that reruns must not mix old and new files)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def stage_corpus(config: DemoConfig) -> dict[str, Any]:
+    """Stage 1: the synthetic parallel corpus (English speech; English, German, French text)."""
+    from spire.mini.corpus import build_corpus
+
+    folder = Path(config.out_dir) / "corpus"
+    settings = {"n_train": config.n_train, "n_dev": config.n_dev, "n_test": config.n_test, "seed": config.seed}
+    start = time.perf_counter()
+    if not stage_done(folder, settings):
+        build_corpus(folder, config.n_train, config.n_dev, config.n_test, config.seed, progress=config.progress)
+        (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
+        mark_done(folder, settings)
+    manifests = {split: folder / f"{split}.jsonl" for split in SPLITS}
+    audio_s = {split: sum(json.loads(line)["duration_s"] for line in path.open()) for split, path in manifests.items()}
+    return {"folder": str(folder), "audio_hours": {k: v / 3600 for k, v in audio_s.items()},
+            "utterances": {k: sum(1 for _ in p.open()) for k, p in manifests.items()},
+            "wall_s": _build_seconds(folder, start)}
+
+
+def _build_seconds(folder: Path, start: float) -> float:
+    """How long the stage took when it was built (not the near-zero time of a reuse)."""
+    path = folder / "build_s.json"
+    return float(json.loads(path.read_text())) if path.is_file() else time.perf_counter() - start
+
+
+def unit_rows(units_folder: str | Path, split: str) -> list[dict[str, Any]]:
+    """The labelled rows of one split (id, units, n_frames, text, de, fr, ...), in shard order."""
+    rows = []
+    for path in sorted((Path(units_folder) / split).glob("units-*.jsonl")):
+        rows += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    return rows
+
+
+def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
+    """Stage 2: MFCC -> k-means -> deduplicated units for every split."""
+    from units import MfccFeaturizer, UnitExtractor, label_corpus
+    from units.encoding import text_to_ids
+    from units.fitting import FitConfig, fit_with_report
+    from units.labelling import LabelConfig
+    from units.sampling import SampleConfig, sample_features
+
+    folder = Path(config.out_dir) / "units"
+    corpus_dir = Path(corpus["folder"])
+    settings = {"num_units": config.num_units, "sample_frames": config.sample_frames, "seed": config.seed,
+                "niter": config.kmeans_iterations, "corpus": corpus["utterances"]}
+    start = time.perf_counter()
+    if not stage_done(folder, settings):
+        fresh(folder)
+        featurizer = MfccFeaturizer()
+        features, _ = sample_features(
+            corpus_dir / "train.jsonl", featurizer,
+            config=SampleConfig(max_frames=config.sample_frames, seed=config.seed, progress=config.progress),
+        )
+        quantizer, fit_report = fit_with_report(
+            features, FitConfig(k=config.num_units, niter=config.kmeans_iterations, seed=config.seed),
+            provenance=featurizer.provenance(),
+        )
+        extractor = UnitExtractor(featurizer, quantizer)
+        extractor.save_pretrained(folder / "extractor")
+        (folder / "fit_report.json").write_text(json.dumps(fit_report, indent=2))
+        for split in SPLITS:
+            summary = label_corpus(corpus_dir / f"{split}.jsonl", extractor, folder / split,
+                                   config=LabelConfig(format="jsonl", progress=config.progress))
+            if summary.rejected:
+                raise SpireError(f"units: {summary.rejected} utterances of {split} were rejected; "
+                                 f"see {folder / split / 'rejects.jsonl'}")
+        (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
+        mark_done(folder, settings)
+    fit_report = json.loads((folder / "fit_report.json").read_text())
+    frames = kept = 0
+    usage: Counter[int] = Counter()
+    for split in SPLITS:
+        for record in unit_rows(folder, split):
+            frames += record["n_frames"]
+            ids = text_to_ids(record["units"], "pua", config.num_units)
+            kept += len(ids)
+            if split == "train":
+                usage.update(ids)
+    return {"folder": str(folder), "extractor": str(folder / "extractor"),
+            "clusters_used": fit_report["clusters_used"], "perplexity": fit_report["perplexity"],
+            "k": fit_report["k"], "dedup_ratio": kept / max(frames, 1),
+            "units_per_s": kept / max(sum(corpus["audio_hours"].values()) * 3600, 1e-9),
+            "cluster_counts": [usage.get(i, 0) for i in range(fit_report["k"])],
+            "wall_s": _build_seconds(folder, start)}

@@ -1,0 +1,140 @@
+"""`spire demo`: configuration, stage reuse, report and checks; the quick run end to end (integration).
+
+The quick run's thresholds (spire.mini.demo.QUICK_LIMITS) were measured on 2 shared CPU cores
+and leave margins; they fail when a stage did not train or a task answers in the wrong language.
+"""
+
+import argparse
+import json
+
+import pytest
+
+from spire.errors import ConfigError, SpireError
+from spire.mini.base_lm import base_documents
+from spire.mini.config import DemoConfig
+from spire.mini.demo import QUICK_LIMITS, add_arguments, check_quick, config_from_args, run_demo
+from spire.mini.plots import make_plots
+from spire.mini.report import score_table, targets, write_report
+from spire.mini.stages import mark_done, stage_done
+
+
+def _args(*argv):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def _scores(wer=5.0, st=35.0, mt=50.0, base_mt=50.0, wer_only=9.0, asr_languages=None):
+    def task(language, **values):
+        by_language = {"en": 10.0, "de": 10.0, "fr": 10.0, language: 40.0}
+        return {**values, "chrf_by_language": by_language}
+
+    adapted = {"asr": {**task("en", wer=wer, cer=wer / 2)}, "st_de": task("de", bleu=st, chrf=60.0),
+               "st_fr": task("fr", bleu=st, chrf=60.0), "mt_de": task("de", bleu=mt, chrf=70.0),
+               "mt_fr": task("fr", bleu=mt, chrf=70.0)}
+    if asr_languages is not None:
+        adapted["asr"]["chrf_by_language"] = asr_languages
+    return {"models": {"base": {"mt_de": task("de", bleu=base_mt, chrf=70.0),
+                                "mt_fr": task("fr", bleu=base_mt, chrf=70.0)},
+                       "it_only": {**adapted, "asr": {"wer": wer_only}}, "it": adapted},
+            "decoding": {"max_new_tokens": 48}, "wall_s": 1.0}
+
+
+def _results(curve=((5, 6.0), (10, 3.0)), **score_kwargs):
+    train = {"steps": 10, "tokens_seen": 1000, "tokens_per_s": 100.0, "wall_s": 10.0,
+             "curve": [list(point) for point in curve]}
+    return {
+        "corpus": {"utterances": {"train": 4, "dev": 1, "test": 2}, "audio_hours": {"train": 0.01}, "wall_s": 1.0},
+        "units": {"k": 4, "clusters_used": 4, "perplexity": 3.9, "dedup_ratio": 0.6, "units_per_s": 30.0,
+                  "cluster_counts": [5, 3, 2, 1], "wall_s": 1.0},
+        "base": {**train, "parameters": 1_000_000, "vocab_size": 500},
+        "cpt": train, "it": train,
+        "eval": _scores(**score_kwargs),
+    }
+
+
+def test_quick_config_is_smaller_and_overridable():
+    quick, full = DemoConfig.quick(), DemoConfig()
+    assert quick.n_train < full.n_train and quick.hidden_size <= full.hidden_size
+    assert DemoConfig.quick(n_train=7).n_train == 7
+
+
+def test_command_line_overrides_apply_in_order(tmp_path):
+    yaml_file = tmp_path / "demo.yaml"
+    yaml_file.write_text("it_epochs: 1.5\nn_test: 10\n")
+    config = config_from_args(_args("--quick", "--config", str(yaml_file), "--out", str(tmp_path / "o"),
+                                    "n_test=12", "it_utterances=50"))
+    assert config.n_train == DemoConfig.quick().n_train  # from --quick
+    assert config.it_epochs == 1.5  # from the YAML
+    assert config.n_test == 12  # key=value wins over the YAML
+    assert config.it_utterances == 50 and config.out_dir == str(tmp_path / "o")
+
+
+def test_unknown_setting_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match="hiden_size"):
+        config_from_args(_args("hiden_size=3"))
+
+
+def test_stage_marker_matches_only_the_same_settings(tmp_path):
+    settings = {"n": 3, "nested": {"a": [1, 2]}}
+    assert not stage_done(tmp_path, settings)
+    mark_done(tmp_path, settings)
+    assert stage_done(tmp_path, settings)
+    assert not stage_done(tmp_path, {**settings, "n": 4})
+
+
+def test_base_documents_hold_each_language_and_mt_prompts():
+    docs = list(base_documents([{"text": "The dog sleeps.", "de": "Der Hund schläft.", "fr": "Le chien dort."}]))
+    assert docs[:3] == ["The dog sleeps.", "Der Hund schläft.", "Le chien dort."]
+    assert docs[3].startswith("Translate the following text from English to German.\nEnglish: The dog sleeps.")
+    assert docs[3].endswith("\nGerman: Der Hund schläft.") and docs[4].endswith("\nFrench: Le chien dort.")
+
+
+def test_targets_follow_the_scores():
+    met = {t["target"]: t["met"] for t in targets(_scores())}
+    assert all(met.values())
+    missed = {t["target"]: t["met"] for t in targets(_scores(wer=12.0, st=20.0, mt=40.0, wer_only=11.0))}
+    assert not any(missed.values())
+
+
+def test_score_table_has_a_row_per_model():
+    table = score_table(_scores())
+    assert len(table) == 2 + 3
+    assert table[2].startswith("| base LLM") and "| – |" in table[2]  # no speech scores for the base
+
+
+def test_check_quick_accepts_learning_and_rejects_failures():
+    check_quick(_results())
+    with pytest.raises(SpireError, match="loss must fall"):
+        check_quick(_results(curve=((5, 6.0), (10, 6.0 * QUICK_LIMITS["max_loss_ratio"] + 0.1))))
+    with pytest.raises(SpireError, match="it asr: chrF against en"):
+        check_quick(_results(asr_languages={"en": 20.0, "de": 19.0, "fr": 5.0}))  # German-ish transcripts
+
+
+def test_report_and_plots_are_written(tmp_path):
+    results = _results()
+    results["plots"] = make_plots(results, tmp_path / "plots")
+    report = write_report(DemoConfig(out_dir=str(tmp_path)), results)
+    text = report.read_text()
+    assert "## Scores" in text and "## Targets" in text
+    for name in ("loss.png", "units.png", "scores.png"):
+        assert (tmp_path / "plots" / name).stat().st_size > 1000
+        assert f"plots/{name}" in text
+    assert json.loads((tmp_path / "report.json").read_text())["eval"]["models"]["it"]["asr"]["wer"] == 5.0
+
+
+@pytest.mark.integration
+def test_quick_demo_learns_and_reruns_from_its_stages(tmp_path_factory):
+    # The same folder as tests/test_notebooks.py: whichever runs first builds it.
+    out = tmp_path_factory.getbasetemp() / "quick_demo"
+    config = DemoConfig.quick(out_dir=str(out), progress=False)
+    results = run_demo(config)
+    check_quick(results, config)  # losses fell; every task answers in its language (QUICK_LIMITS)
+    models = results["eval"]["models"]
+    assert {"asr", "st_de", "st_fr", "mt_de", "mt_fr"} <= set(models["it"]) and set(models["base"]) == {"mt_de", "mt_fr"}
+    again = run_demo(config)  # every stage is reused: same scores, no retraining
+    assert again["eval"]["models"] == models
+    assert again["it"]["steps"] == results["it"]["steps"]
+    for stage in ("corpus", "units", "base", "extended", "cpt", "it_data", "it", "eval"):
+        assert (out / stage / "stage.json").is_file(), stage
+    assert (out / "report.md").is_file() and (out / "plots" / "loss.png").is_file()
