@@ -16,7 +16,6 @@ Every trained model folder also holds a copy of the unit extractor (`extractor/`
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,6 @@ from spire.mini.config import DemoConfig
 from spire.mini.stages import fresh, mark_done, relative, stage_done, unit_rows
 
 __all__ = ["stage_cpt", "stage_extend", "stage_it", "stage_it_data"]
-
-
-def _with_extractor(model_dir: Path, extractor_dir: str | Path) -> None:
-    shutil.copytree(extractor_dir, model_dir / "extractor", dirs_exist_ok=True)
 
 
 def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +37,8 @@ def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]
     if not stage_done(folder, settings):
         fresh(folder)
         result = extend_model(base["model"], folder / "model", num_units=units["k"], init="mean",
-                              extractor_provenance=provenance, seed=config.seed)
-        _with_extractor(folder / "model", units["extractor"])
+                              extractor_provenance=provenance, extractor_dir=units["extractor"],
+                              seed=config.seed)
         (folder / "summary.json").write_text(json.dumps(
             {"vocab_size": result.vocab_size, "embedding_rows": result.embedding_rows,
              "first_unit_id": result.first_unit_id, "special_ids": result.special_ids}, indent=2))
@@ -60,12 +55,11 @@ def _parallel_sources(manifest: Path) -> list[Any]:
 
 
 def _train_in_folder(stage: str, folder: Path, model_path: str, data_dir: Path, epochs: float, lr: float,
-                     config: DemoConfig, extractor: str) -> dict[str, Any]:
+                     config: DemoConfig) -> dict[str, Any]:
     from spire.mini.training import train_stage
 
     summary = train_stage(stage, model_path=model_path, data_dir=data_dir, output_dir=folder / "model",
                           epochs=epochs, lr=lr, config=config)
-    _with_extractor(folder / "model", extractor)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -93,7 +87,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
         data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
         print(f"  CPT data: {data['kept']} documents, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
         summary = _train_in_folder("cpt", folder, extended["model"], folder / "data", config.cpt_epochs,
-                                   config.cpt_lr, config, units["extractor"])
+                                   config.cpt_lr, config)
         (folder / "summary.json").write_text(json.dumps({**summary, "data": data}, indent=2))
         mark_done(folder, settings)
     return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
@@ -139,7 +133,7 @@ def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data
     if not stage_done(folder, settings):
         fresh(folder)
         _train_in_folder("it", folder, start_model["model"], Path(it_data["data"]), config.it_epochs,
-                         config.it_lr, config, units["extractor"])
+                         config.it_lr, config)
         mark_done(folder, settings)
     return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
             "model": str(folder / "model"), "stage_wall_s": time.perf_counter() - started}
