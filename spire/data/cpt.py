@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spire.data.output import BuildSummary, write_rows
-from spire.data.packing import PackStats, concat_and_split, pack_examples
+from spire.data.packing import IGNORE_INDEX, PackStats, concat_and_split, pack_examples
 from spire.data.sources import (
     ParallelSource,
     SpeechSource,
@@ -45,6 +45,7 @@ __all__ = [
     "monolingual_documents",
     "parallel_documents",
     "speech_documents",
+    "without_unit_loss",
 ]
 
 CATEGORIES = ("speech", "parallel", "monolingual")
@@ -82,6 +83,10 @@ class CptDataConfig:
     """Drop the last, partly filled row ("split" mode)."""
     tokenize_batch: int = 256
     """Documents tokenized per call (throughput; also how far each category reads ahead)."""
+    unit_loss: bool = True
+    """True: plain language-model loss on every token (the paper's CPT). False: unit tokens are
+    inputs only (label -100), so the loss is spent on transcripts and text; speech is about 90%
+    of the tokens of an ASR pair, and predicting units teaches a small model little about words."""
 
 
 def speech_documents(
@@ -285,9 +290,10 @@ def build_cpt(config: CptDataConfig, out_dir: str | Path, *, progress: bool = Tr
             "at least one of speech, parallel, monolingual must list a source, but none does",
         )
     stats = PackStats()
-    write_rows(
-        cpt_rows(streams, tokenizer, config, summary, stats=stats), out_dir, progress=progress
-    )
+    rows = cpt_rows(streams, tokenizer, config, summary, stats=stats)
+    if not config.unit_loss:
+        rows = without_unit_loss(rows, range(vocab.first_unit_id, vocab.first_unit_id + vocab.num_units))
+    write_rows(rows, out_dir, progress=progress)
     summary.sequences, summary.tokens, summary.padding_tokens = (
         stats.rows,
         stats.tokens,
@@ -296,6 +302,18 @@ def build_cpt(config: CptDataConfig, out_dir: str | Path, *, progress: bool = Tr
     summary.elapsed_s = round(time.perf_counter() - started, 3)
     summary.save(Path(out_dir) / "summary.json")
     return summary
+
+
+def without_unit_loss(rows: Iterable[dict[str, Any]], unit_ids: range) -> Iterator[dict[str, Any]]:
+    """Rows whose unit tokens carry no loss (label -100); every other label is kept.
+
+    >>> next(without_unit_loss([{"input_ids": [1, 7, 8, 2], "labels": [1, 7, 8, 2]}], range(5, 10)))["labels"]
+    [1, -100, -100, 2]
+    """
+    for row in rows:
+        labels = [IGNORE_INDEX if token in unit_ids else label
+                  for token, label in zip(row["input_ids"], row["labels"])]
+        yield {**row, "labels": labels}
 
 
 def _then(items: Iterator[list[int]], finish: Any) -> Iterator[list[int]]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spire.mini.config import DemoConfig
-from spire.mini.stages import fresh, mark_done, relative, stage_done, unit_rows
+from spire.mini.stages import fresh, mark_done, model_fingerprint, relative, stage_done, unit_rows
 
 __all__ = ["stage_cpt", "stage_extend", "stage_it", "stage_it_data"]
 
@@ -32,7 +32,8 @@ def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]
 
     folder = Path(config.out_dir) / "extended"
     provenance = read_extractor_provenance(units["extractor"])
-    settings = {"base": relative(config, base["model"]), "base_steps": base["steps"], "num_units": units["k"],
+    settings = {"base": relative(config, base["model"]), "base_weights": model_fingerprint(base["model"]),
+                "num_units": units["k"],
                 "extractor": provenance, "seed": config.seed}
     if not stage_done(folder, settings):
         fresh(folder)
@@ -71,8 +72,10 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
     from spire.data.sources import SpeechSource, TextSource
 
     folder = Path(config.out_dir) / "cpt"
-    settings = {"extended": relative(config, extended["model"]), "units": units["k"], "epochs": config.cpt_epochs,
+    settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
+                "units": units["k"], "epochs": config.cpt_epochs,
                 "lr": config.cpt_lr, "seq_len": config.seq_len, "micro_batch": config.micro_batch,
+                "unit_loss": config.cpt_unit_loss,
                 "seed": config.seed, "corpus": corpus["utterances"]}
     if not stage_done(folder, settings):
         fresh(folder)
@@ -83,6 +86,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
             parallel=_parallel_sources(Path(corpus["folder"]) / "train.jsonl"),
             monolingual=[TextSource(path=manifest, text_field=field) for field in ("text", "de", "fr")],
             seq_len=config.seq_len,
+            unit_loss=config.cpt_unit_loss,
         )
         data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
         print(f"  CPT data: {data['kept']} documents, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
@@ -101,7 +105,8 @@ def stage_it_data(config: DemoConfig, corpus: dict[str, Any], units: dict[str, A
     from spire.data.sources import SpeechSource
 
     folder = Path(config.out_dir) / "it_data"
-    settings = {"extended": relative(config, extended["model"]), "units": units["k"], "seq_len": config.seq_len,
+    settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
+                "units": units["k"], "seq_len": config.seq_len,
                 "utterances": config.it_utterances, "seed": config.seed, "corpus": corpus["utterances"]}
     if not stage_done(folder, settings):
         fresh(folder)
@@ -126,7 +131,7 @@ def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data
              units: dict[str, Any]) -> dict[str, Any]:
     """Instruction tuning of `start_model` (the CPT model, or the extended base for the ablation)."""
     folder = Path(config.out_dir) / name
-    settings = {"start": relative(config, start_model["model"]), "start_steps": start_model.get("steps"),
+    settings = {"start": relative(config, start_model["model"]), "start_weights": model_fingerprint(start_model["model"]),
                 "data": relative(config, it_data["data"]), "data_tokens": it_data["tokens"], "epochs": config.it_epochs,
                 "lr": config.it_lr, "micro_batch": config.micro_batch, "seed": config.seed}
     started = time.perf_counter()

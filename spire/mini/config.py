@@ -28,13 +28,13 @@ class DemoConfig:
     """Seed of the corpus, the frame sample, k-means, model initialisation and data order."""
     progress: bool = True
     """Show progress bars."""
-    threads: int | None = 1
-    """Torch CPU threads (None: torch's default, all cores). One thread is the robust choice for
-    tiny models: with two, another busy process on a 2-core machine slows each step up to 30x
-    (threads wait for each other), while on an idle machine two are at most about 2x faster."""
+    threads: int | None = None
+    """Torch CPU threads (None: torch's default, all cores). On an idle 2-core machine two threads
+    train the tiny models about 2x faster than one; on a machine that other jobs keep busy, pass
+    threads=1 (threads that wait for each other can slow a step many times over)."""
 
     # --- stage 1: corpus
-    n_train: int = 4000
+    n_train: int = 8000
     """Training utterances of the synthetic corpus."""
     n_dev: int = 200
     """Development utterances."""
@@ -42,8 +42,12 @@ class DemoConfig:
     """Test utterances (unseen sentences and speaker settings)."""
 
     # --- stage 2: units
-    num_units: int = 100
-    """k-means clusters over MFCC frames (HuBERT's first iteration used 100)."""
+    num_units: int = 500
+    """k-means clusters over MFCC frames. HuBERT's first iteration used 100; on this corpus 500
+    separate words far better (bag-of-units word detection, dev mAP 0.90 vs 0.72 at 100)."""
+    mfcc_cmvn: str = "meanvar"
+    """Per-utterance normalisation of the MFCCs: "meanvar" also equalises each coefficient's
+    spread across voices (mAP 0.77 vs 0.72 with "mean" at k=100)."""
     sample_frames: int = 200_000
     """Frames sampled from the training split to fit k-means."""
     kmeans_iterations: int = 20
@@ -62,10 +66,13 @@ class DemoConfig:
     """Peak learning rate of the base LM."""
 
     # --- stage 4: extension, CPT, IT
-    cpt_epochs: float = 3.0
+    cpt_epochs: float = 2.0
     """Passes over the CPT mix (ASR pairs + parallel + monolingual text)."""
     cpt_lr: float = 1.5e-3
     """Peak learning rate of CPT."""
+    cpt_unit_loss: bool = False
+    """Loss on unit tokens in CPT (the paper's plain LM loss). Off in the miniature: units are
+    ~85% of its CPT tokens, and at this budget the loss is better spent on transcripts."""
     it_epochs: float = 1.0
     """Passes over the IT data (ASR, ST to German and French, text MT); also the IT-only ablation."""
     it_lr: float = 7e-4
@@ -89,12 +96,13 @@ class DemoConfig:
 
     @classmethod
     def quick(cls, **overrides: Any) -> DemoConfig:
-        """A CI-sized run (a few minutes on 2 cores): a small corpus and model, short training."""
+        """A CI-sized run (about 9 minutes on 2 cores): the smallest budget at which the transcripts
+        measurably follow the audio (WER 85.6% against 98.5% for other utterances' references)."""
         settings: dict[str, Any] = dict(
-            n_train=1200, n_dev=20, n_test=40, num_units=50, sample_frames=40_000,
-            vocab_size=1000, hidden_size=192, num_layers=3, micro_batch=4,
-            base_epochs=1.0, base_lr=3e-3, cpt_epochs=4.0, cpt_lr=2e-3,
-            it_epochs=1.0, it_lr=1e-3, it_utterances=600, ablation=False,
+            n_train=4000, n_dev=20, n_test=40, num_units=500, sample_frames=100_000,
+            vocab_size=1000, hidden_size=192, num_layers=4, micro_batch=8,
+            base_epochs=1.0, base_lr=3e-3, cpt_epochs=3.0, cpt_lr=1.5e-3,
+            it_epochs=1.0, it_lr=7e-4, it_utterances=1000, ablation=False,
         )
         settings.update(overrides)
         return cls(**settings)

@@ -1,7 +1,7 @@
 """`spire demo`: the miniature SPIRE recipe, offline on CPU, from nothing to a report.
 
     spire demo                        # the full default (DemoConfig), about 20 minutes on 2 cores
-    spire demo --quick                # a few minutes, for CI; checks that every stage learned
+    spire demo --quick                # about 9 minutes, for CI; checks that every stage learned
     spire demo --out DIR base_epochs=3 it_epochs=1     # key=value overrides of DemoConfig
 
 Stages, each a function of the config and the outputs of the ones before:
@@ -27,19 +27,20 @@ from spire.mini.config import DemoConfig
 
 __all__ = ["DemoConfig", "QUICK_LIMITS", "check_quick", "run_demo"]
 
-#: What `--quick` checks. Measured on the quick run (2 shared cores, seed 0): losses fall to
-#: 0.3-0.4 of their first logged value; outputs score 1.3-1.7x higher chrF against references in
-#: the requested language than against the other two. The quick budget does not reach grounded
-#: transcripts (WER stays near 100%); the full run (`spire demo`) is where WER and BLEU are measured.
-QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15}
+#: What `--quick` checks, besides units, falling losses and answers in the requested language.
+#: Grounding: the transcripts must be closer to their own references than to those of other
+#: utterances (a model that ignores the audio scores the same on both). Measured on the quick
+#: run (2 cores, seed 0): WER 85.6% vs 98.5%. Speech-translation BLEU at that budget is only
+#: 0.4-1.3 above its audio-blind level, too close to assert; the report shows both.
+QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15, "min_wer_gap": 5.0}
 
 
 def run_demo(config: DemoConfig) -> dict[str, Any]:
     """Run every stage in order; return the results that the report shows.
 
-    >>> results = run_demo(DemoConfig.quick(out_dir="/tmp/mini"))        # doctest: +SKIP
+    >>> results = run_demo(DemoConfig(out_dir="/tmp/mini"))              # doctest: +SKIP
     >>> results["eval"]["models"]["it"]["asr"]["wer"]                    # doctest: +SKIP
-    99.7
+    61.5
     """
     from spire.mini.adapt import stage_cpt, stage_extend, stage_it, stage_it_data
     from spire.mini.base_lm import stage_base_lm
@@ -93,7 +94,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
 
 
 def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> None:
-    """What `--quick` asserts: sensible units, falling losses, answers in the requested language.
+    """What `--quick` asserts: sensible units, falling losses, answers in the requested language,
+    transcripts that follow the audio (QUICK_LIMITS).
 
     Raises SpireError listing every check that failed.
 
@@ -123,6 +125,14 @@ def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> No
                 failures.append(f"{model} {key}: chrF against {language} references must be >= "
                                 f"{QUICK_LIMITS['min_language_ratio']}x the best other language ({other:.1f}), "
                                 f"but is {by_language[language]:.1f}")
+    for model, scores in results["eval"]["models"].items():
+        asr = scores.get("asr", {})
+        if "wer" in asr and "wer_mismatched" not in asr:
+            failures.append(f"{model} asr: the WER against other utterances' references is missing; rerun the evaluation")
+        elif "wer" in asr and asr["wer"] > asr["wer_mismatched"] - QUICK_LIMITS["min_wer_gap"]:
+            failures.append(f"{model} asr: WER must be >= {QUICK_LIMITS['min_wer_gap']} points below the WER against "
+                            f"other utterances' references ({asr['wer_mismatched']:.1f}), but is {asr['wer']:.1f}: "
+                            "the transcripts do not follow the audio")
     if failures:
         raise SpireError("the quick demo did not learn enough: " + "; ".join(failures))
 

@@ -46,6 +46,20 @@ def score_table(scores: dict[str, Any]) -> list[str]:
     return lines
 
 
+def blind_levels(scores: dict[str, Any]) -> list[str]:
+    """One line per adapted model: its scores against other utterances' references, i.e. what
+    ignoring the audio would score; the gap to the table shows how much the units are used."""
+    lines = []
+    for model in ("it_only", "it"):
+        wer = _get(scores["models"], model, "asr", "wer_mismatched")
+        if wer is None:
+            continue
+        bleus = " / ".join(_fmt(_get(scores["models"], model, f"st_{lang}", "bleu_mismatched")) for lang in ("de", "fr"))
+        lines.append(f"- {MODEL_NAMES[model]} against other utterances' references (the level of a model "
+                     f"that ignores the audio): WER {_fmt(wer, '%')}, ST BLEU en→de / en→fr {bleus}")
+    return [""] + lines if lines else []
+
+
 def targets(scores: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets, each with what was measured and whether it holds."""
     m = scores["models"]
@@ -102,6 +116,7 @@ def write_report(config: DemoConfig, results: dict[str, Any]) -> Path:
                      f"{scores['wall_s']:.0f} |")
         lines += ["", f"## Scores (test split: unseen sentences and speakers; greedy, "
                   f"max {scores['decoding']['max_new_tokens']} new tokens)", ""] + score_table(scores)
+        lines += blind_levels(scores)
         lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
         verdict = {True: "yes", False: "no", None: "n/a (ablation off)"}
         lines += [f"| {t['target']} | {t['measured']} | {verdict[t['met']]} |" for t in targets(scores)]

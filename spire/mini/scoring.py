@@ -19,7 +19,7 @@ from typing import Any
 
 from spire.mini.base_lm import MT_DIRECTIONS, translate_with_base
 from spire.mini.config import DemoConfig
-from spire.mini.stages import mark_done, relative, stage_done
+from spire.mini.stages import mark_done, model_fingerprint, relative, stage_done
 
 __all__ = ["TASKS", "stage_eval"]
 
@@ -41,6 +41,21 @@ def _language_match(hyps: list[str], rows: list[dict[str, Any]]) -> dict[str, fl
             for lang, field in (("en", "text"), ("de", "de"), ("fr", "fr"))}
 
 
+def _mismatched(key: str, hyps: list[str], refs: list[str], language: str) -> dict[str, float]:
+    """The score against the references of other utterances (each paired with the one half the
+    split away): the level of a model that ignores the audio. A model that uses the units scores
+    clearly better against its own references than against these."""
+    from spire.metrics import bleu, wer
+    from spire.prompts import resolve_language
+
+    shifted = [refs[(i + len(refs) // 2) % len(refs)] for i in range(len(refs))]
+    if key == "asr":
+        return {"wer_mismatched": round(wer(hyps, shifted).value, 2)}
+    if key.startswith("st_"):
+        return {"bleu_mismatched": round(bleu(hyps, shifted, language=resolve_language(language)).value, 2)}
+    return {}
+
+
 def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig) -> dict[str, Any]:
     from spire.evaluation import evaluate, read_eval_data
     from spire.inference import SpireModel
@@ -56,7 +71,9 @@ def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig)
                           data_info={"path": str(manifest)}, num_examples_shown=len(examples))
         report.save(out, stem=key)
         hyps = [example["hypothesis"] for example in report.examples]
-        results[key] = {**_scores(report), "chrf_by_language": _language_match(hyps, rows),
+        refs = [example["reference"] for example in report.examples]
+        results[key] = {**_scores(report), **_mismatched(key, hyps, refs, language),
+                        "chrf_by_language": _language_match(hyps, rows),
                         "examples": report.examples[:2], "wall_s": round(time.perf_counter() - start, 1)}
         shown = ", ".join(f"{name} {value:.1f}" for name, value in _scores(report).items())
         print(f"    {key}: {shown}", flush=True)
@@ -91,8 +108,9 @@ def stage_eval(config: DemoConfig, corpus: dict[str, Any], base: dict[str, Any],
     """Score the base model (text MT) and each adapted model (ASR, ST, MT) on the test split."""
     folder = Path(config.out_dir) / "eval"
     manifest = Path(corpus["folder"]) / "test.jsonl"
-    settings = {"base": [relative(config, base["model"]), base["steps"]],
-                "adapted": {name: [relative(config, m["model"]), m["steps"]] for name, m in adapted.items()},
+    settings = {"base": [relative(config, base["model"]), model_fingerprint(base["model"])],
+                "adapted": {name: [relative(config, m["model"]), model_fingerprint(m["model"])]
+                            for name, m in adapted.items()},
                 "test": corpus["utterances"]["test"], "max_new_tokens": config.max_new_tokens}
     start = time.perf_counter()
     if not stage_done(folder, settings):

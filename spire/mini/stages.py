@@ -10,6 +10,7 @@ with; a rerun whose settings match reuses the folder instead of recomputing it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from typing import Any
 from spire.errors import SpireError
 from spire.mini.config import DemoConfig
 
-__all__ = ["SPLITS", "mark_done", "relative", "stage_corpus", "stage_done", "stage_units", "unit_rows"]
+__all__ = ["SPLITS", "mark_done", "model_fingerprint", "relative", "stage_corpus", "stage_done", "stage_units", "unit_rows"]
 
 SPLITS = ("train", "dev", "test")
 
@@ -48,6 +49,24 @@ def relative(config: DemoConfig, path: str | Path) -> str:
     """`path` relative to the output folder: stage settings name inputs this way, so a moved or
     copied output folder still matches its recorded settings."""
     return os.path.relpath(path, config.out_dir)
+
+
+def model_fingerprint(model_dir: str | Path) -> str:
+    """sha256 of a saved model's weight files: what a later stage's settings record of its input
+    model, so that retraining an earlier stage (any setting) reruns the stages after it.
+
+    >>> model_fingerprint("/nonexistent")
+    'missing'
+    """
+    files = sorted(Path(model_dir).glob("*.safetensors"))
+    if not files:
+        return "missing"
+    digest = hashlib.sha256()
+    for path in files:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def fresh(folder: Path) -> Path:
@@ -100,12 +119,12 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
 
     folder = Path(config.out_dir) / "units"
     corpus_dir = Path(corpus["folder"])
-    settings = {"num_units": config.num_units, "sample_frames": config.sample_frames, "seed": config.seed,
+    settings = {"num_units": config.num_units, "cmvn": config.mfcc_cmvn, "sample_frames": config.sample_frames, "seed": config.seed,
                 "niter": config.kmeans_iterations, "corpus": corpus["utterances"]}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
-        featurizer = MfccFeaturizer()
+        featurizer = MfccFeaturizer(cmvn=config.mfcc_cmvn)
         features, _ = sample_features(
             corpus_dir / "train.jsonl", featurizer,
             config=SampleConfig(max_frames=config.sample_frames, seed=config.seed, progress=config.progress),

@@ -15,7 +15,7 @@ from spire.mini.config import DemoConfig
 from spire.mini.demo import QUICK_LIMITS, add_arguments, check_quick, config_from_args, run_demo
 from spire.mini.plots import make_plots
 from spire.mini.report import score_table, targets, write_report
-from spire.mini.stages import mark_done, stage_done
+from spire.mini.stages import mark_done, model_fingerprint, stage_done
 
 
 def _args(*argv):
@@ -29,14 +29,15 @@ def _scores(wer=5.0, st=35.0, mt=50.0, base_mt=50.0, wer_only=9.0, asr_languages
         by_language = {"en": 10.0, "de": 10.0, "fr": 10.0, language: 40.0}
         return {**values, "chrf_by_language": by_language}
 
-    adapted = {"asr": {**task("en", wer=wer, cer=wer / 2)}, "st_de": task("de", bleu=st, chrf=60.0),
-               "st_fr": task("fr", bleu=st, chrf=60.0), "mt_de": task("de", bleu=mt, chrf=70.0),
+    adapted = {"asr": {**task("en", wer=wer, cer=wer / 2, wer_mismatched=102.0)},
+               "st_de": task("de", bleu=st, chrf=60.0, bleu_mismatched=0.8),
+               "st_fr": task("fr", bleu=st, chrf=60.0, bleu_mismatched=0.8), "mt_de": task("de", bleu=mt, chrf=70.0),
                "mt_fr": task("fr", bleu=mt, chrf=70.0)}
     if asr_languages is not None:
         adapted["asr"]["chrf_by_language"] = asr_languages
     return {"models": {"base": {"mt_de": task("de", bleu=base_mt, chrf=70.0),
                                 "mt_fr": task("fr", bleu=base_mt, chrf=70.0)},
-                       "it_only": {**adapted, "asr": {"wer": wer_only}}, "it": adapted},
+                       "it_only": {**adapted, "asr": {"wer": wer_only, "wer_mismatched": 102.0}}, "it": adapted},
             "decoding": {"max_new_tokens": 48}, "wall_s": 1.0}
 
 
@@ -97,6 +98,16 @@ def test_targets_follow_the_scores():
     assert not any(missed.values())
 
 
+def test_model_fingerprint_follows_the_weights(tmp_path):
+    # Later stages record their input model's fingerprint: a retrained CPT model (same path,
+    # same step count) must not let the IT stage reuse a model trained from the old one.
+    (tmp_path / "model.safetensors").write_bytes(b"weights v1")
+    first = model_fingerprint(tmp_path)
+    assert model_fingerprint(tmp_path) == first
+    (tmp_path / "model.safetensors").write_bytes(b"weights v2")
+    assert model_fingerprint(tmp_path) != first
+
+
 def test_score_table_has_a_row_per_model():
     table = score_table(_scores())
     assert len(table) == 2 + 3
@@ -109,6 +120,8 @@ def test_check_quick_accepts_learning_and_rejects_failures():
         check_quick(_results(curve=((5, 6.0), (10, 6.0 * QUICK_LIMITS["max_loss_ratio"] + 0.1))))
     with pytest.raises(SpireError, match="it asr: chrF against en"):
         check_quick(_results(asr_languages={"en": 20.0, "de": 19.0, "fr": 5.0}))  # German-ish transcripts
+    with pytest.raises(SpireError, match="it asr: WER must be >= 5.0 points below"):
+        check_quick(_results(wer=99.0))  # fluent English that ignores the audio: 99% vs 102% mismatched
 
 
 def test_report_and_plots_are_written(tmp_path):

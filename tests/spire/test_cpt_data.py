@@ -11,7 +11,7 @@ from spire.cli import main as spire_main
 from spire.data.cpt import CptDataConfig, build_cpt, cpt_rows, monolingual_documents
 from spire.data.output import BuildSummary
 from spire.data.packing import IGNORE_INDEX
-from spire.data.sources import ParallelSource, SpeechSource, TextSource
+from spire.data.sources import ParallelSource, SpeechSource, TextSource, vocab_info
 from spire.errors import DataError
 from spire.prompts import cpt_asr_text, cpt_parallel_text
 from spire.testing import fake_unit_rows, sample_sentences
@@ -115,6 +115,27 @@ def test_split_mode_concatenates_documents_without_loss(tiny_extended, corpus, t
             after_eos = row["input_ids"][j - 1] == tokenizer.eos_token_id
             if row["input_ids"][j] != tokenizer.pad_token_id:
                 assert (row["position_ids"][j] == 0) == after_eos
+
+
+def test_unit_loss_off_masks_exactly_the_unit_tokens(tiny_extended, corpus, tmp_path):
+    rows, manifest, mono = corpus
+    vocab = vocab_info(tiny_extended)
+    unit_ids = range(vocab.first_unit_id, vocab.first_unit_id + vocab.num_units)
+    on = _config(tiny_extended, manifest, mono, stop="all_exhausted", seq_len=128)
+    off = _config(tiny_extended, manifest, mono, stop="all_exhausted", seq_len=128, unit_loss=False)
+    build_cpt(on, tmp_path / "on", progress=False)
+    build_cpt(off, tmp_path / "off", progress=False)
+    with_loss, without = load_from_disk(str(tmp_path / "on")), load_from_disk(str(tmp_path / "off"))
+    assert with_loss["input_ids"] == without["input_ids"]
+    units_seen = 0
+    for row_on, row_off in zip(with_loss, without):
+        for token, label_on, label_off in zip(row_on["input_ids"], row_on["labels"], row_off["labels"]):
+            if token in unit_ids:
+                units_seen += 1
+                assert label_off == IGNORE_INDEX and label_on == token
+            else:
+                assert label_off == label_on  # transcripts, prompts and text keep their loss
+    assert units_seen > 1000
 
 
 def test_mix_follows_token_proportions(tiny_extended, tmp_path):
