@@ -147,10 +147,13 @@ def sample_features(
     counts = {"utterances_seen": 0, "utterances_used": 0, "audio_s_used": 0.0}
     rejects: list[dict[str, Any]] = []
     n_rejected = 0
+
     def chosen():
         return (
             item
-            for item in read_manifest(manifest, split=config.split, audio_column=config.audio_column)
+            for item in read_manifest(
+                manifest, split=config.split, audio_column=config.audio_column
+            )
             if keep_utterance(item.id, seed=config.seed, fraction=config.utterance_fraction)
         )
 

@@ -156,7 +156,7 @@ class SSLFeaturizer(Featurizer):
         self.normalize = normalize
         self._family.truncate(layer)
         self._family.model.eval().to(device=self.device, dtype=_DTYPES[dtype])
-        self._family.fold_parametrizations()
+        self._family.prepare_for_inference(self.device)
 
     # ---------------------------------------------------------------- construction
 

@@ -13,6 +13,7 @@ from transformers import AutoModel, WhisperModel
 
 from units.errors import AudioError, ModelFormatError
 from units.featurizers import FeaturizerConfigError, SSLFeaturizer, load_featurizer
+from units.fft_conv import FftGroupedConv1d
 from units.kmeans import KMeansQuantizer
 from units.testing import tiny_hubert, tone_speech
 
@@ -147,13 +148,15 @@ def test_chunked_and_short_waves_batch_together_exactly(hubert_base_dir):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
 
-def test_folded_weight_norm_is_the_parametrized_weight(hubert_base_dir):
+def test_positional_conv_runs_folded_and_by_fft_on_cpu(hubert_base_dir):
     featurizer = SSLFeaturizer.from_pretrained(hubert_base_dir, layer=1, device="cpu")
-    folded = featurizer._family.model.encoder.pos_conv_embed.conv
+    swapped = featurizer._family.model.encoder.pos_conv_embed.conv
     original = AutoModel.from_pretrained(hubert_base_dir).encoder.pos_conv_embed.conv
-    assert not torch.nn.utils.parametrize.is_parametrized(folded)
+    assert isinstance(swapped, FftGroupedConv1d)
     assert torch.nn.utils.parametrize.is_parametrized(original)
-    assert torch.equal(folded.weight, original.weight.detach())
+    x = torch.randn(2, original.in_channels, 77)
+    with torch.no_grad():
+        torch.testing.assert_close(swapped(x), original(x), atol=1e-5, rtol=1e-5)
 
 
 def test_batches_respect_max_batch_seconds(hubert_large_dir):
