@@ -51,6 +51,9 @@ class ModelConfig:
     """Warm-up stage: freeze everything except the embedding rows added by `spire extend`."""
     first_new_id: int | None = None
     """First new token id for `train_only_new_embeddings`; null = read it from the model's `config.spire`."""
+    labelled_logits_only: bool = False
+    """Apply the LM head only where a label exists (same loss and gradients, less work when most
+    tokens carry no label, e.g. CPT without unit loss); one process, no FSDP, plain causal LMs."""
 
 
 @dataclass(kw_only=True)

@@ -45,6 +45,17 @@ class SpireTrainer(Trainer):
     ...                        train_dataset=dataset)                             # doctest: +SKIP
     """
 
+    def __init__(self, *args: Any, labelled_logits_only: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.labelled_logits_only = labelled_logits_only
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.labelled_logits_only or return_outputs or "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        from spire.labelled_loss import labelled_positions_loss
+
+        return labelled_positions_loss(self.accelerator.unwrap_model(model), inputs, num_items_in_batch)
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         num_tokens = inputs.pop("num_tokens", None)
         if num_tokens is not None:
@@ -246,7 +257,11 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     pad_id = _pad_token_id(model, tokenizer)
     collator = PackedCollator(pad_token_id=pad_id, max_length=cfg.data.seq_len, count_tokens=True)
     throughput = ThroughputCallback(Path(cfg.output_dir) / LOG_FILE)
+    labelled_only = cfg.model.labelled_logits_only
+    if labelled_only:
+        _check_labelled_logits_only(cfg, args, model)
     trainer = SpireTrainer(
+        labelled_logits_only=labelled_only,
         model=model,
         args=args,
         data_collator=collator,
@@ -260,6 +275,20 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     if trainer.is_world_process_zero():
         save_config(cfg, Path(cfg.output_dir) / CONFIG_FILE)
     return trainer
+
+
+def _check_labelled_logits_only(cfg: TrainConfig, args: TrainingArguments, model: PreTrainedModel) -> None:
+    from spire.labelled_loss import supports_labelled_positions_loss
+
+    # Under DDP/FSDP the wrapped model's own forward must run (gradient sync, parameter
+    # gathering), so the decoder cannot be called on its own there.
+    if cfg.distributed.fsdp or args.world_size > 1:
+        raise ConfigError("model.labelled_logits_only", "needs a single training process, but this run is "
+                          f"distributed (world size {args.world_size}, fsdp {cfg.distributed.fsdp}); "
+                          "fix: set it to false")
+    if not supports_labelled_positions_loss(model):
+        raise ConfigError("model.labelled_logits_only", f"needs a plain causal LM (decoder + linear head), but "
+                          f"{type(model).__name__} is not one (or rescales its logits); fix: set it to false")
 
 
 def _pad_token_id(model: PreTrainedModel, tokenizer: Any) -> int:

@@ -69,8 +69,14 @@ def deltas(features: np.ndarray, width: int = 2) -> np.ndarray:
 class MfccFeaturizer(Featurizer):
     """MFCCs (Hamming window, pre-emphasis 0.97, 23 mel bins, lifter 22) with optional deltas.
 
+    `stack` > 1 concatenates that many consecutive frames into one (50/stack frames per second):
+    shorter unit sequences for a language model that has to read them (a trailing frame that
+    does not fill a stack is dropped).
+
     >>> MfccFeaturizer(n_mfcc=13, deltas=True).dim
     39
+    >>> MfccFeaturizer(stack=2).frame_rate_hz
+    25.0
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class MfccFeaturizer(Featurizer):
         n_mels: int = 23,
         cmvn: str = "mean",
         lifter: float = 22.0,
+        stack: int = 1,
         device: str | torch.device | None = None,
     ) -> None:
         if cmvn not in _CMVN:
@@ -92,9 +99,14 @@ class MfccFeaturizer(Featurizer):
                 "n_mfcc",
                 f"n_mfcc must be between 1 and n_mels={n_mels}, but is {n_mfcc}; fix: pass n_mfcc=13",
             )
+        if isinstance(stack, bool) or not isinstance(stack, int) or stack < 1:
+            raise FeaturizerConfigError(
+                "stack", f"stack must be an integer >= 1, but is {stack!r}; fix: pass stack=1 or 2"
+            )
         self.n_mfcc, self.deltas, self.n_mels = int(n_mfcc), bool(deltas), int(n_mels)
-        self.cmvn, self.lifter = cmvn, float(lifter)
-        self.dim = self.n_mfcc * (3 if self.deltas else 1)
+        self.cmvn, self.lifter, self.stack = cmvn, float(lifter), stack
+        self.dim = self.n_mfcc * (3 if self.deltas else 1) * stack
+        self.frame_rate_hz = 16000 / _HOP / stack
         self.device = torch.device(device or "cpu")
         self._filters = mel_filterbank(self.n_mels).astype(np.float32)
         self._window = np.hamming(_WINDOW).astype(np.float32)
@@ -110,13 +122,16 @@ class MfccFeaturizer(Featurizer):
         return cls(**record["settings"], device=device)
 
     def _settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "n_mfcc": self.n_mfcc,
             "deltas": self.deltas,
             "n_mels": self.n_mels,
             "cmvn": self.cmvn,
             "lifter": self.lifter,
         }
+        if self.stack != 1:  # absent at 1, so featurizers saved before it keep their identity
+            settings["stack"] = self.stack
+        return settings
 
     def provenance(self) -> dict[str, Any]:
         settings = self._settings()
@@ -138,7 +153,7 @@ class MfccFeaturizer(Featurizer):
         return write_featurizer_json(directory, record)
 
     def num_frames(self, num_samples: int) -> int:
-        return max(0, (int(num_samples) - _WINDOW) // _HOP + 1)
+        return max(0, (int(num_samples) - _WINDOW) // _HOP + 1) // self.stack
 
     def featurize(self, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
         out = []
@@ -153,7 +168,9 @@ class MfccFeaturizer(Featurizer):
             raise AudioError(name, f"must be 1-D mono samples, but has shape {wave.shape}")
         if self.num_frames(len(wave)) == 0:
             raise AudioError(
-                name, f"must hold at least {_WINDOW} samples (one frame), but holds {len(wave)}"
+                name,
+                f"must hold at least {_WINDOW + (self.stack - 1) * _HOP} samples (one frame), "
+                f"but holds {len(wave)}",
             )
         # Kaldi's 16-bit scale keeps the log floor below in a sensible place.
         frames = np.lib.stride_tricks.sliding_window_view(wave * 32768.0, _WINDOW)[::_HOP]
@@ -174,4 +191,7 @@ class MfccFeaturizer(Featurizer):
             ceps = ceps - ceps.mean(axis=0, keepdims=True)
         if self.cmvn == "meanvar":
             ceps = ceps / np.maximum(ceps.std(axis=0, keepdims=True), 1e-5)
+        if self.stack > 1:
+            whole = len(ceps) // self.stack * self.stack
+            ceps = ceps[:whole].reshape(whole // self.stack, -1)
         return np.ascontiguousarray(ceps, dtype=np.float32)

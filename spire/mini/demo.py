@@ -1,7 +1,7 @@
 """`spire demo`: the miniature SPIRE recipe, offline on CPU, from nothing to a report.
 
     spire demo                        # the full default (DemoConfig), about 20 minutes on 2 cores
-    spire demo --quick                # about 9 minutes, for CI; checks that every stage learned
+    spire demo --quick                # about 8 minutes, for CI; checks that every stage learned
     spire demo --out DIR base_epochs=3 it_epochs=1     # key=value overrides of DemoConfig
 
 Stages, each a function of the config and the outputs of the ones before:
@@ -30,8 +30,8 @@ __all__ = ["DemoConfig", "QUICK_LIMITS", "check_quick", "run_demo"]
 #: What `--quick` checks, besides units, falling losses and answers in the requested language.
 #: Grounding: the transcripts must be closer to their own references than to those of other
 #: utterances (a model that ignores the audio scores the same on both). Measured on the quick
-#: run (2 cores, seed 0, base_epochs=0.5): WER 85.6% vs 98.5%. Speech-translation BLEU at that budget is only
-#: 0.4-1.3 above its audio-blind level, too close to assert; the report shows both.
+#: run (2 cores, seed 0): WER 83.5% vs 100.6%. Speech-translation BLEU at that budget is at most
+#: 0.8 above its audio-blind level, too close to assert; the report shows both.
 QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15, "min_wer_gap": 5.0}
 
 
@@ -105,8 +105,12 @@ def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> No
     failures = []
     if units["clusters_used"] < 0.8 * units["k"]:
         failures.append(f"units: only {units['clusters_used']} of {units['k']} clusters are used")
-    if not 0.2 < units["dedup_ratio"] < 0.95:
-        failures.append(f"units: dedup keeps {units['dedup_ratio']:.0%} of frames, outside 20%..95%")
+    # Collapsed units repeat almost always; units without temporal structure repeat no more
+    # often than independent draws would (1/k). At 25 Hz and k=1000 about 2% of frames repeat.
+    repeats = 1.0 - units["dedup_ratio"]
+    if not 2.0 / units["k"] <= repeats < 0.8:
+        failures.append(f"units: {repeats:.1%} of frames repeat the previous unit; it must be at least twice "
+                        f"chance (2/k = {2.0 / units['k']:.2%}) and below 80%")
     for stage in ("base", "cpt", "it", "it_only"):
         curve = results.get(stage, {}).get("curve") or []
         if stage in results and len(curve) < 2:

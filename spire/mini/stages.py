@@ -119,12 +119,13 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
 
     folder = Path(config.out_dir) / "units"
     corpus_dir = Path(corpus["folder"])
-    settings = {"num_units": config.num_units, "cmvn": config.mfcc_cmvn, "sample_frames": config.sample_frames, "seed": config.seed,
+    settings = {"num_units": config.num_units, "cmvn": config.mfcc_cmvn, "stack": config.mfcc_stack,
+                "sample_frames": config.sample_frames, "seed": config.seed,
                 "niter": config.kmeans_iterations, "corpus": corpus["utterances"]}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
-        featurizer = MfccFeaturizer(cmvn=config.mfcc_cmvn)
+        featurizer = MfccFeaturizer(cmvn=config.mfcc_cmvn, stack=config.mfcc_stack)
         features, _ = sample_features(
             corpus_dir / "train.jsonl", featurizer,
             config=SampleConfig(max_frames=config.sample_frames, seed=config.seed, progress=config.progress),

@@ -41,13 +41,13 @@ def _scores(wer=5.0, st=35.0, mt=50.0, base_mt=50.0, wer_only=9.0, asr_languages
             "decoding": {"max_new_tokens": 48}, "wall_s": 1.0}
 
 
-def _results(curve=((5, 6.0), (10, 3.0)), **score_kwargs):
+def _results(curve=((5, 6.0), (10, 3.0)), dedup_ratio=0.98, **score_kwargs):
     train = {"steps": 10, "tokens_seen": 1000, "tokens_per_s": 100.0, "wall_s": 10.0,
              "curve": [list(point) for point in curve]}
     return {
         "corpus": {"utterances": {"train": 4, "dev": 1, "test": 2}, "audio_hours": {"train": 0.01}, "wall_s": 1.0},
-        "units": {"k": 4, "clusters_used": 4, "perplexity": 3.9, "dedup_ratio": 0.6, "units_per_s": 30.0,
-                  "cluster_counts": [5, 3, 2, 1], "wall_s": 1.0},
+        "units": {"k": 1000, "clusters_used": 990, "perplexity": 900.0, "dedup_ratio": dedup_ratio,
+                  "units_per_s": 24.0, "cluster_counts": [5, 3, 2, 1], "wall_s": 1.0},
         "base": {**train, "parameters": 1_000_000, "vocab_size": 500},
         "cpt": train, "it": train,
         "eval": _scores(**score_kwargs),
@@ -122,6 +122,10 @@ def test_check_quick_accepts_learning_and_rejects_failures():
         check_quick(_results(asr_languages={"en": 20.0, "de": 19.0, "fr": 5.0}))  # German-ish transcripts
     with pytest.raises(SpireError, match="it asr: WER must be >= 5.0 points below"):
         check_quick(_results(wer=99.0))  # fluent English that ignores the audio: 99% vs 102% mismatched
+    with pytest.raises(SpireError, match="at least twice chance"):
+        check_quick(_results(dedup_ratio=0.9995))  # k=1000 units that repeat only by chance
+    with pytest.raises(SpireError, match="below 80%"):
+        check_quick(_results(dedup_ratio=0.1))  # collapsed units
 
 
 def test_report_and_plots_are_written(tmp_path):

@@ -106,3 +106,24 @@ def test_bad_settings_and_inputs():
 
     with pytest.raises(AudioError, match="400 samples"):
         MfccFeaturizer().featurize([np.zeros(399, np.float32)])
+
+
+def test_stacked_frames_are_consecutive_frames_side_by_side(tmp_path):
+    plain, stacked = MfccFeaturizer(cmvn="meanvar"), MfccFeaturizer(cmvn="meanvar", stack=2)
+    wave = tone_speech(1.0, seed=3)  # 49 frames at 50 Hz: the 49th does not fill a pair
+    one, two = plain.featurize([wave])[0], stacked.featurize([wave])[0]
+    assert two.shape == (24, 78) and stacked.num_frames(len(wave)) == 24
+    assert stacked.dim == 78 and stacked.frame_rate_hz == 25.0
+    assert torch.equal(two[:, :39], one[0:48:2]) and torch.equal(two[:, 39:], one[1:48:2])
+    stacked.save_pretrained(tmp_path)
+    loaded = load_featurizer(tmp_path)
+    assert loaded.stack == 2 and loaded.provenance() == stacked.provenance()
+    # stack=1 is left out of the settings: featurizers saved before the option keep their hash
+    assert "stack" not in plain.provenance() and stacked.provenance()["stack"] == 2
+    from units.errors import AudioError
+
+    with pytest.raises(AudioError, match="720 samples"):
+        stacked.featurize([np.zeros(700, np.float32)])
+    for bad in (0, 1.5, True):
+        with pytest.raises(FeaturizerConfigError, match="stack"):
+            MfccFeaturizer(stack=bad)
