@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from spire.collate import PackedCollator
+from spire.config import resolve_config
 from spire.errors import ConfigError
 from spire.labelled_loss import (
     DENSE_ABOVE,
     labelled_positions_loss,
     supports_labelled_positions_loss,
 )
-from spire.config import resolve_config
 from spire.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[2]
