@@ -36,7 +36,8 @@ class FftGroupedConv1d(nn.Module):
         self.kernel = kernel
         self.padding = int(conv.padding[0])
         # The smallest power of two at least 4x the kernel: each block then gives 3/4 of its
-        # length as output, and the kernel's transform stays a few tens of MB.
+        # length as output. The kernel's transform is held once: 76 MB for HuBERT-base's
+        # positional conv, 135 MB for HuBERT-large's.
         self.fft_size = fft_size or 1 << (4 * kernel - 1).bit_length()
         self.step = self.fft_size - kernel + 1
         out_per_group = out_channels // self.groups
