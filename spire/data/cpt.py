@@ -70,9 +70,13 @@ class CptDataConfig:
     paper's earlier mix was 5B speech + 1B text tokens."""
     seq_len: int = 2048
     """Tokens per packed row (the paper's context length)."""
-    long_documents: Literal["split", "drop"] = "split"
-    """"split": documents run back to back and are cut at row ends (no padding but in the last
-    row); "drop": documents are never split, rows are padded, longer documents are dropped."""
+    long_documents: Literal["pack", "split", "drop"] = "pack"
+    """"pack": documents are packed whole into padded rows (first fit); only a text document
+    longer than a row is cut into row-sized pieces, and an ASR pair longer than a row is dropped.
+    "split": documents run back to back and are cut at row ends (no padding but in the last row),
+    so the pairs that straddle a row end train their transcript without (all of) its audio:
+    about a quarter of the miniature's pairs, whose CPT reached 60.6% WER this way against 55.4%
+    packed whole (2 epochs, padding 0.9%). "drop": packed whole, longer documents dropped."""
     stop: Literal["first_exhausted", "all_exhausted"] = "first_exhausted"
     """Stop when the first category runs out (proportions hold) or when all do."""
     max_tokens: int | None = None
@@ -199,13 +203,20 @@ def _mixed(
             if config.stop == "first_exhausted":
                 return
             continue
-        if config.long_documents == "drop" and len(ids) > config.seq_len:
+        too_long = len(ids) > config.seq_len
+        # A cut ASR pair would train its transcript without the audio before the cut.
+        cut_would_harm = name == "speech" and config.long_documents == "pack"
+        if too_long and (config.long_documents == "drop" or cut_would_harm):
             summary.drop("too_long")
             continue
         summary.keep(name, len(ids))
         emitted[name] += len(ids)
         total += len(ids)
-        yield ids
+        if too_long and config.long_documents == "pack":
+            for start in range(0, len(ids), config.seq_len):
+                yield ids[start : start + config.seq_len]
+        else:
+            yield ids
 
 
 def cpt_rows(

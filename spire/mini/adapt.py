@@ -1,7 +1,7 @@
 """Stage 4 of the miniature: extend the base LM with unit tokens, then CPT and IT (and IT alone).
 
     extended/        base + unit tokens + chat specials (`spire.vocab.extend_model`)
-    cpt/data, cpt/model            ASR pairs `Speech: …\\nEnglish: …` + parallel + monolingual text
+    cpt/data, cpt/model            ASR pairs `Speech: …\\nEnglish: …` + parallel + monolingual text, packed whole
     it_data/                       ASR, ST to German and French, text MT (ChatML, loss on answers)
     it/model         CPT -> IT     (the miniature SpireFull)
     it_only/model    extended -> IT, no CPT (the paper's ablation)
@@ -75,7 +75,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
     settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
                 "units": units["k"], "epochs": config.cpt_epochs,
                 "lr": config.cpt_lr, "seq_len": config.seq_len, "micro_batch": config.micro_batch,
-                "unit_loss": config.cpt_unit_loss,
+                "unit_loss": config.cpt_unit_loss, "packing": "pack",
                 "seed": config.seed, "corpus": corpus["utterances"]}
     if not stage_done(folder, settings):
         fresh(folder)
@@ -86,6 +86,8 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
             parallel=_parallel_sources(Path(corpus["folder"]) / "train.jsonl"),
             monolingual=[TextSource(path=manifest, text_field=field) for field in ("text", "de", "fr")],
             seq_len=config.seq_len,
+            # Whole documents: an ASR pair cut at a row end trains its transcript without its audio.
+            long_documents="pack",
             unit_loss=config.cpt_unit_loss,
         )
         data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()

@@ -101,7 +101,9 @@ def test_all_documents_packed_and_labelled(tiny_extended, corpus, tmp_path):
 def test_split_mode_concatenates_documents_without_loss(tiny_extended, corpus, tmp_path):
     rows, manifest, mono = corpus
     tokenizer = AutoTokenizer.from_pretrained(tiny_extended)
-    config = _config(tiny_extended, manifest, mono, stop="all_exhausted", seq_len=64)
+    config = _config(
+        tiny_extended, manifest, mono, stop="all_exhausted", seq_len=64, long_documents="split"
+    )
     summary = build_cpt(config, tmp_path / "out", progress=False)
     ds = load_from_disk(str(tmp_path / "out"))
     flat = [t for row in ds for t in row["input_ids"]]
@@ -115,6 +117,49 @@ def test_split_mode_concatenates_documents_without_loss(tiny_extended, corpus, t
             after_eos = row["input_ids"][j - 1] == tokenizer.eos_token_id
             if row["input_ids"][j] != tokenizer.pad_token_id:
                 assert (row["position_ids"][j] == 0) == after_eos
+
+
+def test_pack_mode_keeps_pairs_whole_and_cuts_only_long_text(tiny_extended, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_extended)
+    rows = fake_unit_rows(40, num_units=NUM_UNITS, seed=8, max_units=150)
+    manifest = _write_jsonl(tmp_path / "units.jsonl", rows)
+    long_text = " ".join(sample_sentences(40, seed=9))
+    mono = tmp_path / "mono.txt"
+    mono.write_text("\n".join([long_text] + sample_sentences(30, seed=10)) + "\n")
+    config = CptDataConfig(
+        tokenizer=str(tiny_extended),
+        speech=[SpeechSource(path=str(manifest))],
+        monolingual=[TextSource(path=str(mono))],
+        stop="all_exhausted",
+        seq_len=96,
+    )
+    assert config.long_documents == "pack"  # the default
+    summary = build_cpt(config, tmp_path / "out", progress=False)
+    ds = load_from_disk(str(tmp_path / "out"))
+    pair_lengths = [
+        len(tokenizer(cpt_asr_text(r["units"], r["text"]))["input_ids"]) + 1 for r in rows
+    ]
+    long_ids = tokenizer(long_text)["input_ids"] + [tokenizer.eos_token_id]
+    assert len(long_ids) > 2 * 96 and any(n > 96 for n in pair_lengths)
+    segments = []
+    for row in ds:
+        pos = row["position_ids"]
+        starts = [i for i, p in enumerate(pos) if p == 0] + [len(pos)]
+        segments += [row["input_ids"][a:b] for a, b in zip(starts, starts[1:])]
+    segments = [seg for seg in segments if set(seg) != {tokenizer.pad_token_id}]
+    # Every ASR pair that fits sits whole in one row: units and transcript together.
+    expected_pairs = sorted(
+        tokenizer(cpt_asr_text(r["units"], r["text"]))["input_ids"] + [tokenizer.eos_token_id]
+        for r, n in zip(rows, pair_lengths)
+        if n <= 96
+    )
+    pairs = [seg for seg in segments if "\nEnglish: " in tokenizer.decode(seg)]
+    assert sorted(pairs) == expected_pairs
+    # The long text document is cut into row-sized pieces, in order, and nothing else is cut.
+    pieces = [long_ids[i : i + 96] for i in range(0, len(long_ids), 96)]
+    assert all(piece in segments for piece in pieces)
+    assert summary.dropped == {"too_long": sum(n > 96 for n in pair_lengths)}
+    assert summary.kept + summary.dropped["too_long"] == summary.total == 40 + 31
 
 
 def test_unit_loss_off_masks_exactly_the_unit_tokens(tiny_extended, corpus, tmp_path):
@@ -184,7 +229,11 @@ def test_streams_from_an_endless_generator(tiny_extended):
             yield {"text": f"document number {n} of an endless stream"}
 
     config = CptDataConfig(
-        tokenizer=str(tiny_extended), seq_len=128, max_tokens=5000, tokenize_batch=32
+        tokenizer=str(tiny_extended),
+        seq_len=128,
+        max_tokens=5000,
+        tokenize_batch=32,
+        long_documents="split",
     )
     summary = BuildSummary(kind="cpt", seq_len=128, packed=True)
     docs = monolingual_documents(endless(), source=TextSource(path="-"), summary=summary)
