@@ -203,20 +203,17 @@ def _mixed(
             if config.stop == "first_exhausted":
                 return
             continue
-        too_long = len(ids) > config.seq_len
-        # A cut ASR pair would train its transcript without the audio before the cut.
-        cut_would_harm = name == "speech" and config.long_documents == "pack"
-        if too_long and (config.long_documents == "drop" or cut_would_harm):
-            summary.drop("too_long")
-            continue
+        pieces = [ids]  # "split" cuts at row ends later, while packing
+        if len(ids) > config.seq_len and config.long_documents != "split":
+            # A cut ASR pair would train its transcript without the audio before the cut.
+            if config.long_documents == "drop" or name == "speech":
+                summary.drop("too_long")
+                continue
+            pieces = [ids[i : i + config.seq_len] for i in range(0, len(ids), config.seq_len)]
         summary.keep(name, len(ids))
         emitted[name] += len(ids)
         total += len(ids)
-        if too_long and config.long_documents == "pack":
-            for start in range(0, len(ids), config.seq_len):
-                yield ids[start : start + config.seq_len]
-        else:
-            yield ids
+        yield from pieces
 
 
 def cpt_rows(

@@ -25,6 +25,9 @@ from spire.mini.stages import fresh, mark_done, model_fingerprint, relative, sta
 
 __all__ = ["stage_cpt", "stage_extend", "stage_it", "stage_it_data"]
 
+# Whole documents: an ASR pair cut at a row end trains its transcript without its audio.
+_CPT_PACKING = "pack"
+
 
 def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
     """Add `num_units` unit tokens and the chat specials to the base model (mean-initialised rows)."""
@@ -75,7 +78,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
     settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
                 "units": units["k"], "epochs": config.cpt_epochs,
                 "lr": config.cpt_lr, "seq_len": config.seq_len, "micro_batch": config.micro_batch,
-                "unit_loss": config.cpt_unit_loss, "packing": "pack",
+                "unit_loss": config.cpt_unit_loss, "packing": _CPT_PACKING,
                 "seed": config.seed, "corpus": corpus["utterances"]}
     if not stage_done(folder, settings):
         fresh(folder)
@@ -86,8 +89,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
             parallel=_parallel_sources(Path(corpus["folder"]) / "train.jsonl"),
             monolingual=[TextSource(path=manifest, text_field=field) for field in ("text", "de", "fr")],
             seq_len=config.seq_len,
-            # Whole documents: an ASR pair cut at a row end trains its transcript without its audio.
-            long_documents="pack",
+            long_documents=_CPT_PACKING,
             unit_loss=config.cpt_unit_loss,
         )
         data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
