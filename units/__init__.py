@@ -35,6 +35,8 @@ _EXPORTS = {
     "SSLFeaturizer": "units.featurizers",
     "MfccFeaturizer": "units.mfcc",
     "load_featurizer": "units.featurizers",
+    "VtlnCodebook": "units.vtln",
+    "fit_vtln": "units.vtln_fit",
     # k-means
     "KMeansQuantizer": "units.kmeans",
     # extractor

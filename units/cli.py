@@ -3,6 +3,7 @@
     spire units sample-features --manifest corpus/ --featurizer mfcc --out feats.npy --max-hours 100
     spire units fit-kmeans --features feats.npy --k 5000 --out kmeans/
     spire units label --manifest corpus.jsonl --featurizer mfcc --kmeans kmeans/ --out units/
+    spire units fit-vtln --manifest corpus.jsonl --out mfcc_vtln/   # then --featurizer mfcc_vtln/
 
 `--featurizer` is "mfcc", a folder with a featurizer.json, or a transformers checkpoint folder
 (with `--layer`); `--extractor DIR` loads a saved UnitExtractor instead. User errors raise
@@ -26,7 +27,7 @@ class UsageError(UnitsError):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the sub-subcommands sample-features, fit-kmeans and label to `parser`."""
+    """Add the `spire units` sub-subcommands (sample-features, fit-kmeans, label, ...) to `parser`."""
     sub = parser.add_subparsers(dest="units_command", metavar="COMMAND", required=True)
 
     sample = sub.add_parser(
@@ -57,6 +58,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--heldout", type=float, default=0.05, help="fraction of frames held out")
     fit.add_argument("--max-points-per-centroid", type=int, default=256)
     fit.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None)
+
+    vtln = sub.add_parser(
+        "fit-vtln",
+        help="an MFCC featurizer with one frequency warp per utterance (VTLN), fit on a corpus",
+    )
+    _manifest_args(vtln)
+    vtln.add_argument("--out", required=True, help="output folder (featurizer.json + codebook)")
+    vtln.add_argument("--cmvn", choices=("none", "mean", "meanvar"), default="meanvar")
+    vtln.add_argument("--stack", type=int, default=1, help="MFCC frames joined into one unit frame")
+    vtln.add_argument(
+        "--max-frames", type=int, default=100_000, help="frames that fit the codebook"
+    )
+    vtln.add_argument("--codebook-size", type=int, default=256)
+    vtln.add_argument("--iterations", type=int, default=2)
+    vtln.add_argument("--seed", type=int, default=0)
 
     imported = sub.add_parser(
         "import-kmeans",
@@ -141,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         "import-kmeans": _import_kmeans,
         "make-extractor": _make_extractor,
         "label": _label,
+        "fit-vtln": _fit_vtln,
     }
     return commands[args.units_command](args)
 
@@ -340,4 +357,45 @@ def _make_extractor(args: argparse.Namespace) -> int:
     )
     out = extractor.save_pretrained(args.out)
     print(f"saved extractor ({quantizer.k} units, {args.unit_format}) -> {out}")
+    return 0
+
+
+def _fit_vtln(args: argparse.Namespace) -> int:
+    from units.audio import load_audio
+    from units.errors import AudioError
+    from units.manifests import read_manifest
+    from units.mfcc import MfccFeaturizer
+    from units.vtln_fit import fit_vtln
+
+    _check_manifest(args)
+    skipped: list[str] = []
+
+    def waves() -> Any:
+        items = read_manifest(args.manifest, split=args.split, audio_column=args.audio_column)
+        for item in items:
+            try:
+                yield load_audio(item.source, name=item.id)
+            except AudioError as e:
+                skipped.append(f"{item.id}: {e}")
+
+    report: dict[str, Any] = {}
+    base = MfccFeaturizer(cmvn=args.cmvn, stack=args.stack)
+    featurizer = fit_vtln(
+        base,
+        waves(),
+        max_frames=args.max_frames,
+        codebook_size=args.codebook_size,
+        iterations=args.iterations,
+        seed=args.seed,
+        report=report,
+    )
+    featurizer.save_pretrained(args.out)
+    warps = report["warps"]
+    print(
+        f"fit VTLN on {len(warps)} utterances (skipped {len(skipped)} unreadable); warps "
+        f"{min(warps):.2f}-{max(warps):.2f}, mean {sum(warps) / len(warps):.3f}; wrote {args.out} "
+        f"(use it as --featurizer {args.out})"
+    )
+    for line in skipped[:10]:
+        print(f"  skipped {line}")
     return 0

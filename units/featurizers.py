@@ -100,7 +100,7 @@ def load_featurizer(
     if kind == "mfcc":
         from units.mfcc import MfccFeaturizer
 
-        return MfccFeaturizer.from_record(record, device=device)
+        return MfccFeaturizer.from_record(record, Path(directory), device=device)
     raise ModelFormatError(
         f"{path}: type must be 'ssl' or 'mfcc', but is {kind!r}; fix: re-save the featurizer"
     )

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from scipy.fft import dct
 
-from units.errors import AudioError
+from units.errors import AudioError, ModelFormatError
 from units.featurizers import Featurizer, FeaturizerConfigError, write_featurizer_json
+from units.vtln import VtlnCodebook, warp_frequencies
 
 _WINDOW, _HOP, _NFFT = 400, 320, 512
 _CMVN = ("none", "mean", "meanvar")
@@ -37,15 +38,26 @@ def _mel(freq: np.ndarray | float) -> np.ndarray:
 
 
 def mel_filterbank(
-    n_mels: int, *, sample_rate: int = 16000, n_fft: int = _NFFT, low_hz: float = 20.0
+    n_mels: int,
+    *,
+    sample_rate: int = 16000,
+    n_fft: int = _NFFT,
+    low_hz: float = 20.0,
+    warp: float = 1.0,
 ) -> np.ndarray:
     """Triangular filters equally spaced on the mel scale, (n_fft // 2 + 1, n_mels).
+
+    `warp` != 1 rescales the frequency axis first (VTLN, see `units.vtln.warp_frequencies`):
+    below 1 a filter listens higher up, which maps a shorter vocal tract onto a longer one.
 
     >>> mel_filterbank(23).shape
     (257, 23)
     """
     edges = np.linspace(_mel(low_hz), _mel(sample_rate / 2), n_mels + 2)
-    bins = _mel(np.arange(n_fft // 2 + 1) * sample_rate / n_fft)[:, None]
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    if warp != 1.0:
+        freqs = warp_frequencies(freqs, warp, nyquist=sample_rate / 2)
+    bins = _mel(freqs)[:, None]
     left, centre, right = edges[:-2], edges[1:-1], edges[2:]
     rising = (bins - left) / (centre - left)
     falling = (right - bins) / (right - centre)
@@ -71,7 +83,8 @@ class MfccFeaturizer(Featurizer):
 
     `stack` > 1 concatenates that many consecutive frames into one (50/stack frames per second):
     shorter unit sequences for a language model that has to read them (a trailing frame that
-    does not fill a stack is dropped).
+    does not fill a stack is dropped). `vtln` (a codebook from `units.vtln_fit.fit_vtln`) picks
+    one frequency warp per utterance, so that voices of different vocal tract lengths share units.
 
     >>> MfccFeaturizer(n_mfcc=13, deltas=True).dim
     39
@@ -88,6 +101,7 @@ class MfccFeaturizer(Featurizer):
         cmvn: str = "mean",
         lifter: float = 22.0,
         stack: int = 1,
+        vtln: VtlnCodebook | None = None,
         device: str | torch.device | None = None,
     ) -> None:
         if cmvn not in _CMVN:
@@ -108,7 +122,14 @@ class MfccFeaturizer(Featurizer):
         self.dim = self.n_mfcc * (3 if self.deltas else 1) * stack
         self.frame_rate_hz = 16000 / _HOP / stack
         self.device = torch.device(device or "cpu")
-        self._filters = mel_filterbank(self.n_mels).astype(np.float32)
+        if vtln is not None and vtln.dim != self.dim:
+            raise FeaturizerConfigError(
+                "vtln",
+                f"the VTLN codebook has dim {vtln.dim} but these features have dim {self.dim}; "
+                "fix: fit the codebook with this featurizer (units.vtln_fit.fit_vtln)",
+            )
+        self.vtln = vtln
+        self._filters: dict[tuple[float, ...], np.ndarray] = {}
         self._window = np.hamming(_WINDOW).astype(np.float32)
         self._lift = (
             1 + self.lifter / 2 * np.sin(np.pi * np.arange(self.n_mfcc) / self.lifter)
@@ -116,10 +137,32 @@ class MfccFeaturizer(Featurizer):
 
     @classmethod
     def from_record(
-        cls, record: dict[str, Any], *, device: str | torch.device | None = None
+        cls,
+        record: dict[str, Any],
+        directory: str | Path | None = None,
+        *,
+        device: str | torch.device | None = None,
     ) -> MfccFeaturizer:
-        """Rebuild from a featurizer.json record (see `units.featurizers.load_featurizer`)."""
-        return cls(**record["settings"], device=device)
+        """Rebuild from a featurizer.json record (see `units.featurizers.load_featurizer`).
+
+        A VTLN featurizer also needs the `directory` its codebook was saved in.
+        """
+        settings = dict(record["settings"])
+        vtln_record = settings.pop("vtln", None)
+        vtln = None
+        if vtln_record is not None:
+            if directory is None:
+                raise ModelFormatError(
+                    "this MFCC featurizer uses VTLN, whose codebook lives next to featurizer.json; "
+                    "fix: load it with units.load_featurizer(folder)"
+                )
+            vtln = VtlnCodebook.load(directory, vtln_record)
+        return cls(**settings, vtln=vtln, device=device)
+
+    def with_vtln(self, vtln: VtlnCodebook | None) -> MfccFeaturizer:
+        """The same features with VTLN codebook `vtln` (None: without VTLN)."""
+        settings = {key: value for key, value in self._settings().items() if key != "vtln"}
+        return type(self)(**settings, vtln=vtln, device=self.device)
 
     def _settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -129,8 +172,11 @@ class MfccFeaturizer(Featurizer):
             "cmvn": self.cmvn,
             "lifter": self.lifter,
         }
-        if self.stack != 1:  # absent at 1, so featurizers saved before it keep their identity
+        # absent at their defaults, so featurizers saved before them keep their identity
+        if self.stack != 1:
             settings["stack"] = self.stack
+        if self.vtln is not None:
+            settings["vtln"] = self.vtln.record()
         return settings
 
     def provenance(self) -> dict[str, Any]:
@@ -148,7 +194,9 @@ class MfccFeaturizer(Featurizer):
         }
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write featurizer.json (settings and provenance; there are no weights)."""
+        """Write featurizer.json (settings and provenance) and the VTLN codebook, if any."""
+        if self.vtln is not None:
+            self.vtln.save(directory)
         record = {"type": "mfcc", "settings": self._settings(), "provenance": self.provenance()}
         return write_featurizer_json(directory, record)
 
@@ -164,6 +212,25 @@ class MfccFeaturizer(Featurizer):
 
     def compute(self, wave: np.ndarray, *, name: str = "wave") -> np.ndarray:
         """Features of one 16 kHz wave as a float32 numpy array (n_frames, dim)."""
+        if self.vtln is None:
+            return self._cepstra(self._power(wave, name), (1.0,))[0]
+        candidates = self.compute_warped(wave, self.vtln.warps, name=name)
+        return candidates[self.vtln.choose(candidates)]
+
+    def warp_of(self, wave: np.ndarray, *, name: str = "wave") -> float:
+        """The VTLN warp this featurizer picks for `wave` (1.0 without VTLN)."""
+        if self.vtln is None:
+            return 1.0
+        candidates = self.compute_warped(wave, self.vtln.warps, name=name)
+        return self.vtln.warps[self.vtln.choose(candidates)]
+
+    def compute_warped(
+        self, wave: np.ndarray, warps: Sequence[float], *, name: str = "wave"
+    ) -> np.ndarray:
+        """Features of `wave` under each frequency warp in `warps`: (len(warps), n_frames, dim)."""
+        return self._cepstra(self._power(wave, name), tuple(float(w) for w in warps))
+
+    def _power(self, wave: np.ndarray, name: str) -> np.ndarray:
         if wave.ndim != 1:
             raise AudioError(name, f"must be 1-D mono samples, but has shape {wave.shape}")
         if self.num_frames(len(wave)) == 0:
@@ -179,19 +246,30 @@ class MfccFeaturizer(Featurizer):
         emphasised[:, 1:] = frames[:, 1:] - 0.97 * frames[:, :-1]
         emphasised[:, 0] = frames[:, 0] * (1 - 0.97)
         spectrum = np.fft.rfft(emphasised * self._window, n=_NFFT)
-        power = spectrum.real**2 + spectrum.imag**2
-        log_mel = np.log(
-            np.maximum(power.astype(np.float32) @ self._filters, np.finfo(np.float32).eps)
-        )
-        ceps = dct(log_mel, type=2, norm="ortho", axis=1)[:, : self.n_mfcc] * self._lift
+        return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+
+    def _filterbanks(self, warps: tuple[float, ...]) -> np.ndarray:
+        # One (n_fft // 2 + 1, len(warps) * n_mels) matrix: all warps in a single matmul.
+        if warps not in self._filters:
+            banks = [mel_filterbank(self.n_mels, warp=warp) for warp in warps]
+            self._filters[warps] = np.concatenate(banks, axis=1).astype(np.float32)
+        return self._filters[warps]
+
+    def _cepstra(self, power: np.ndarray, warps: tuple[float, ...]) -> np.ndarray:
+        n, w = len(power), len(warps)
+        log_mel = np.log(np.maximum(power @ self._filterbanks(warps), np.finfo(np.float32).eps))
+        log_mel = log_mel.reshape(n, w, self.n_mels)
+        ceps = dct(log_mel, type=2, norm="ortho", axis=2)[:, :, : self.n_mfcc] * self._lift
         if self.deltas:
-            first = deltas(ceps)
-            ceps = np.concatenate([ceps, first, deltas(first)], axis=1)
+            first = deltas(ceps.reshape(n, -1))
+            second = deltas(first).reshape(n, w, -1)
+            ceps = np.concatenate([ceps, first.reshape(n, w, -1), second], axis=2)
         if self.cmvn != "none":
             ceps = ceps - ceps.mean(axis=0, keepdims=True)
         if self.cmvn == "meanvar":
             ceps = ceps / np.maximum(ceps.std(axis=0, keepdims=True), 1e-5)
-        if self.stack > 1:
-            whole = len(ceps) // self.stack * self.stack
-            ceps = ceps[:whole].reshape(whole // self.stack, -1)
+        whole = n // self.stack * self.stack
+        # (frames, warps, dim) -> (warps, frames / stack, stack * dim): consecutive frames side
+        # by side
+        ceps = ceps[:whole].transpose(1, 0, 2).reshape(w, whole // self.stack, -1)
         return np.ascontiguousarray(ceps, dtype=np.float32)

@@ -65,7 +65,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
 
     step(1, f"corpus: {config.n_train}/{config.n_dev}/{config.n_test} utterances -> {out / 'corpus'}")
     results["corpus"] = stage_corpus(config)
-    step(2, f"units: MFCC + k-means (k={config.num_units}) -> {out / 'units'}")
+    vtln = " + VTLN" if config.mfcc_vtln else ""
+    step(2, f"units: MFCC{vtln} + k-means (k={config.num_units}) -> {out / 'units'}")
     results["units"] = stage_units(config, results["corpus"])
     step(3, f"base LLM: text-only tiny Llama on en/de/fr + MT -> {out / 'base'}")
     results["base"] = stage_base_lm(config, results["corpus"])

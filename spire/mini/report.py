@@ -100,7 +100,10 @@ def write_report(config: DemoConfig, results: dict[str, Any]) -> Path:
     counts = "/".join(str(corpus["utterances"].get(split, 0)) for split in ("train", "dev", "test"))
     lines.append(f"| corpus | {counts} train/dev/test utterances, {sum(corpus['audio_hours'].values()):.2f} h "
                  f"of speech | {corpus['wall_s']:.0f} |")
-    lines.append(f"| units | MFCC k-means k={units['k']}: {units['clusters_used']} clusters used, perplexity "
+    vtln = units.get("vtln")
+    warps = (f" + VTLN (warps {vtln['min']:.2f}-{vtln['max']:.2f}, mean {vtln['mean']:.3f}, fit on "
+             f"{vtln['utterances']} utterances)" if vtln else "")
+    lines.append(f"| units | MFCC{warps} k-means k={units['k']}: {units['clusters_used']} clusters used, perplexity "
                  f"{units['perplexity']:.1f}; dedup keeps {units['dedup_ratio']:.0%} of frames "
                  f"({units['units_per_s']:.0f} units/s) | {units['wall_s']:.0f} |")
     if "base" in results:

@@ -110,8 +110,15 @@ def unit_rows(units_folder: str | Path, split: str) -> list[dict[str, Any]]:
 
 
 def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
-    """Stage 2: MFCC -> k-means -> deduplicated units for every split."""
-    from units import MfccFeaturizer, UnitExtractor, label_corpus
+    """Stage 2: MFCC (+ VTLN) -> k-means -> deduplicated units for every split."""
+    from units import (
+        MfccFeaturizer,
+        UnitExtractor,
+        fit_vtln,
+        label_corpus,
+        load_audio,
+        read_manifest,
+    )
     from units.encoding import text_to_ids
     from units.fitting import FitConfig, fit_with_report
     from units.labelling import LabelConfig
@@ -120,12 +127,19 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
     folder = Path(config.out_dir) / "units"
     corpus_dir = Path(corpus["folder"])
     settings = {"num_units": config.num_units, "cmvn": config.mfcc_cmvn, "stack": config.mfcc_stack,
+                "vtln": config.vtln_frames if config.mfcc_vtln else None,
                 "sample_frames": config.sample_frames, "seed": config.seed,
                 "niter": config.kmeans_iterations, "corpus": corpus["utterances"]}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
         featurizer = MfccFeaturizer(cmvn=config.mfcc_cmvn, stack=config.mfcc_stack)
+        vtln_report: dict[str, Any] = {}
+        if config.mfcc_vtln:
+            items = read_manifest(corpus_dir / "train.jsonl")
+            waves = (load_audio(item.source, name=item.id) for item in items)
+            featurizer = fit_vtln(featurizer, waves, max_frames=config.vtln_frames,
+                                  seed=config.seed, report=vtln_report)
         features, _ = sample_features(
             corpus_dir / "train.jsonl", featurizer,
             config=SampleConfig(max_frames=config.sample_frames, seed=config.seed, progress=config.progress),
@@ -137,6 +151,7 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
         extractor = UnitExtractor(featurizer, quantizer)
         extractor.save_pretrained(folder / "extractor")
         (folder / "fit_report.json").write_text(json.dumps(fit_report, indent=2))
+        (folder / "vtln_report.json").write_text(json.dumps(vtln_report))
         for split in SPLITS:
             summary = label_corpus(corpus_dir / f"{split}.jsonl", extractor, folder / split,
                                    config=LabelConfig(format="jsonl", progress=config.progress))
@@ -146,6 +161,9 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
         (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
         mark_done(folder, settings)
     fit_report = json.loads((folder / "fit_report.json").read_text())
+    warps = json.loads((folder / "vtln_report.json").read_text()).get("warps")
+    vtln = None if not warps else {"utterances": len(warps), "min": min(warps), "max": max(warps),
+                                   "mean": sum(warps) / len(warps)}
     frames = kept = 0
     usage: Counter[int] = Counter()
     for split in SPLITS:
@@ -157,7 +175,7 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
                 usage.update(ids)
     return {"folder": str(folder), "extractor": str(folder / "extractor"),
             "clusters_used": fit_report["clusters_used"], "perplexity": fit_report["perplexity"],
-            "k": fit_report["k"], "dedup_ratio": kept / max(frames, 1),
+            "k": fit_report["k"], "vtln": vtln, "dedup_ratio": kept / max(frames, 1),
             "units_per_s": kept / max(sum(corpus["audio_hours"].values()) * 3600, 1e-9),
             "cluster_counts": [usage.get(i, 0) for i in range(fit_report["k"])],
             "wall_s": _build_seconds(folder, start)}

@@ -47,6 +47,7 @@ def _results(curve=((5, 6.0), (10, 3.0)), dedup_ratio=0.98, **score_kwargs):
     return {
         "corpus": {"utterances": {"train": 4, "dev": 1, "test": 2}, "audio_hours": {"train": 0.01}, "wall_s": 1.0},
         "units": {"k": 1000, "clusters_used": 990, "perplexity": 900.0, "dedup_ratio": dedup_ratio,
+                  "vtln": {"utterances": 3, "min": 0.88, "max": 1.04, "mean": 0.97},
                   "units_per_s": 24.0, "cluster_counts": [5, 3, 2, 1], "wall_s": 1.0},
         "base": {**train, "parameters": 1_000_000, "vocab_size": 500},
         "cpt": train, "it": train,
@@ -134,6 +135,7 @@ def test_report_and_plots_are_written(tmp_path):
     report = write_report(DemoConfig(out_dir=str(tmp_path)), results)
     text = report.read_text()
     assert "## Scores" in text and "## Targets" in text
+    assert "MFCC + VTLN (warps 0.88-1.04, mean 0.970, fit on 3 utterances) k-means k=1000" in text
     for name in ("loss.png", "units.png", "scores.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
         assert f"plots/{name}" in text
@@ -147,6 +149,8 @@ def test_quick_demo_learns_and_reruns_from_its_stages(tmp_path_factory):
     config = DemoConfig.quick(out_dir=str(out), progress=False)
     results = run_demo(config)
     check_quick(results, config)  # losses fell; every task answers in its language (QUICK_LIMITS)
+    vtln = results["units"]["vtln"]  # the voices (men's and women's) got different warps
+    assert vtln["utterances"] > 100 and vtln["min"] < vtln["mean"] < vtln["max"]
     models = results["eval"]["models"]
     assert {"asr", "st_de", "st_fr", "mt_de", "mt_fr"} <= set(models["it"]) and set(models["base"]) == {"mt_de", "mt_fr"}
     again = run_demo(config)  # every stage is reused: same scores, no retraining

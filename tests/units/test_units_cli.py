@@ -228,3 +228,24 @@ def test_import_sklearn_kmeans_needs_trust_then_makes_an_extractor(tmp_path, cor
     assert "layer" in capsys.readouterr().err
     forced = ["units", "make-extractor", *layer1, "--force", "--out", str(tmp_path / "x")]
     assert spire_main(forced) == 0
+
+
+def test_fit_vtln_skips_unreadable_audio_and_saves_a_featurizer(tmp_path, corpus, capsys):
+    (corpus / "spk0" / "broken.flac").write_bytes(b"not audio at all")
+    out = tmp_path / "mfcc_vtln"
+    args = ["units", "fit-vtln", "--manifest", str(corpus), "--out", str(out), "--stack", "2",
+            "--codebook-size", "16", "--no-progress"]
+    assert spire_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "fit VTLN on 4 utterances (skipped 1 unreadable)" in printed
+    assert "broken" in printed
+    from units.featurizers import load_featurizer
+
+    featurizer = load_featurizer(out)
+    assert featurizer.vtln is not None and featurizer.vtln.centroids.shape == (16, 78)
+    assert featurizer.provenance()["vtln"]["warps"] == list(featurizer.vtln.warps)
+    # the saved folder is a --featurizer for the other commands
+    feats = tmp_path / "feats.npy"
+    assert spire_main(["units", "sample-features", "--manifest", str(corpus), "--featurizer",
+                       str(out), "--out", str(feats), "--no-progress"]) == 0
+    assert np.load(feats).shape[1] == 78
