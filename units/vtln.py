@@ -60,7 +60,7 @@ def check_warps(warps: Sequence[float]) -> tuple[float, ...]:
     return values
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq over numpy arrays would be ambiguous; compare sha256()
 class VtlnCodebook:
     """The warp grid and the k-means codebook (k, dim) that scores each warp of an utterance."""
 

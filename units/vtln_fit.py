@@ -3,7 +3,7 @@
 Start from unwarped features; fit a small codebook; give every utterance the warp whose features
 fit it best; refit the codebook on the warped features; repeat. Each round pulls the voices
 toward one shared frequency scale (measured on the miniature's voices: women's utterances settle
-near 0.87-0.93 and men's near 1.0-1.04, and content-word detection from the units rises from
+near 0.86-0.94 and men's near 0.99-1.05, and content-word detection from the units rises from
 mAP 0.92 to 0.97 at k=1000).
 
 >>> featurizer = fit_vtln(MfccFeaturizer(cmvn="meanvar", stack=2), waves)  # doctest: +SKIP

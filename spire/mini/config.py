@@ -58,7 +58,8 @@ class DemoConfig:
     vs 34.3% with CPT epochs raised to the same CPT time)."""
     mfcc_vtln: bool = True
     """One frequency warp per utterance (VTLN, `units.vtln_fit.fit_vtln`), so that women's and
-    men's voices share units: word detection mAP 0.92 -> 0.97 at k=1000."""
+    men's voices share units: word detection mAP 0.92 -> 0.97 at k=1000; the default run's WER
+    46.1% -> 32.3% and 34.3% (two runs), ST BLEU 10.5 / 13.4 -> 12.9 / 16.1, for 27 s more."""
     vtln_frames: int = 100_000
     """Frames of the training split (first utterances) that fit the VTLN codebook."""
     sample_frames: int = 200_000
