@@ -15,7 +15,6 @@ have learned their own speaker invariance.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from units import kmeans_io
 from units.errors import ModelFormatError, UnitsError
 
-CODEBOOK_FILE = "vtln_codebook.npy"
+# A folder in the quantizer format (safetensors centroids + kmeans.json with their checksum).
+CODEBOOK_DIR = "vtln_codebook"
 # Adult vocal tracts differ by about +-15%. A wider grid (0.80-1.20) and a third fitting round
 # measured no better on the miniature (content-word mAP 0.962 vs 0.965).
 DEFAULT_WARPS = (0.84, 0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12, 1.16)
@@ -99,37 +100,26 @@ class VtlnCodebook:
         return int(np.argmin(self.distortions(candidates)))
 
     def sha256(self) -> str:
-        digest = hashlib.sha256(np.asarray(self.warps, dtype=np.float64).tobytes())
-        digest.update(str(self.centroids.shape).encode())
-        digest.update(self.centroids.tobytes())
-        return digest.hexdigest()
+        return kmeans_io.centroids_checksum(self.centroids)
 
     def record(self) -> dict[str, Any]:
-        """What featurizer.json stores: the grid, the codebook's file and its checksum."""
-        return {"warps": list(self.warps), "codebook": CODEBOOK_FILE, "sha256": self.sha256()}
+        """What featurizer.json stores: the grid, the codebook's folder and its checksum."""
+        return {"warps": list(self.warps), "codebook": CODEBOOK_DIR, "sha256": self.sha256()}
 
     def save(self, directory: str | Path) -> dict[str, Any]:
-        """Write the codebook as a plain .npy next to featurizer.json; returns `record()`."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / (CODEBOOK_FILE + ".tmp.npy")
-        np.save(tmp, self.centroids, allow_pickle=False)
-        tmp.replace(directory / CODEBOOK_FILE)
+        """Write the codebook next to featurizer.json in the quantizer format; returns `record()`."""
+        kmeans_io.save(
+            Path(directory) / CODEBOOK_DIR, self.centroids, {"vtln_warps": list(self.warps)}
+        )
         return self.record()
 
     @classmethod
     def load(cls, directory: str | Path, record: dict[str, Any]) -> VtlnCodebook:
-        """Read the codebook a featurizer.json names; checks its checksum (no pickle allowed)."""
-        path = Path(directory) / str(record.get("codebook", CODEBOOK_FILE))
-        try:
-            centroids = np.load(path, allow_pickle=False)
-            codebook = cls(tuple(record["warps"]), centroids)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ModelFormatError(
-                f"{path} must be the VTLN codebook this featurizer was saved with, but reading it "
-                f"failed ({e}); fix: copy the whole featurizer folder, or refit with fit_vtln"
-            ) from e
-        if record.get("sha256") not in (None, codebook.sha256()):
+        """Read the codebook a featurizer.json names; checks both checksums (no pickle involved)."""
+        path = Path(directory) / str(record.get("codebook", CODEBOOK_DIR))
+        centroids, _ = kmeans_io.load(path)  # ModelFormatError naming the file when broken
+        codebook = cls(tuple(record["warps"]), centroids)
+        if record.get("sha256") != codebook.sha256():
             raise ModelFormatError(
                 f"{path} does not match the checksum in featurizer.json (the codebook was "
                 "changed after saving); fix: copy the whole featurizer folder, or refit with fit_vtln"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
+from units import kmeans_io
 from units.errors import ModelFormatError
 from units.featurizers import FeaturizerConfigError, load_featurizer
 from units.mfcc import MfccFeaturizer, mel_filterbank
-from units.vtln import CODEBOOK_FILE, VtlnCodebook, VtlnError, warp_frequencies
+from units.vtln import CODEBOOK_DIR, VtlnCodebook, VtlnError, warp_frequencies
 from units.vtln_fit import fit_vtln
 
 _VOWELS = (
@@ -100,15 +103,21 @@ def test_save_load_round_trip_and_identity(fitted, tmp_path):
 def test_tampered_or_missing_codebook_is_refused(fitted, tmp_path):
     featurizer, _ = fitted
     featurizer.save_pretrained(tmp_path)
-    np.save(tmp_path / CODEBOOK_FILE, featurizer.vtln.centroids * 2, allow_pickle=False)
+    # a valid codebook folder, but not the one featurizer.json was saved with
+    kmeans_io.save(tmp_path / CODEBOOK_DIR, featurizer.vtln.centroids * 2, {})
     with pytest.raises(ModelFormatError, match="checksum"):
         load_featurizer(tmp_path)
-    (tmp_path / CODEBOOK_FILE).unlink()
-    with pytest.raises(ModelFormatError, match=CODEBOOK_FILE):
+    # centroids edited in place: the folder's own checksum catches it
+    featurizer.save_pretrained(tmp_path)
+    centroids = tmp_path / CODEBOOK_DIR / kmeans_io.CENTROIDS_NAME
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(centroids)
+    save_file({key: value + 1 for key, value in tensors.items()}, centroids)
+    with pytest.raises(ModelFormatError, match=CODEBOOK_DIR):
         load_featurizer(tmp_path)
-    # a pickled object array is not read back
-    np.save(tmp_path / CODEBOOK_FILE, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ModelFormatError, match=CODEBOOK_FILE):
+    shutil.rmtree(tmp_path / CODEBOOK_DIR)
+    with pytest.raises(ModelFormatError, match=CODEBOOK_DIR):
         load_featurizer(tmp_path)
 
 
