@@ -72,10 +72,19 @@ class DataConfig:
 
 @dataclass(kw_only=True)
 class OptimConfig:
-    """AdamW with a warm-up and a decaying schedule."""
+    """AdamW (or Muon for the hidden matrices) with a warm-up and a decaying schedule."""
 
+    name: Literal["adamw", "muon"] = "adamw"
+    """"adamw": AdamW on every weight (the paper's). "muon": Muon on the decoder's 2-D weight
+    matrices and AdamW on embeddings, head and norms (`spire.optim`); single process or DDP (not
+    FSDP, which shards the matrices Muon orthogonalises)."""
     lr: float = 7e-6
-    """Peak learning rate."""
+    """Peak learning rate (AdamW's part)."""
+    muon_lr: float = 0.01
+    """Peak learning rate of Muon's part (name: muon); Muon's updates have a fixed spectral size,
+    so its rate lives on another scale than AdamW's."""
+    muon_momentum: float = 0.95
+    """Muon's (Nesterov) momentum."""
     scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
     """Learning-rate schedule after warm-up."""
     warmup_steps: int = 100
@@ -195,6 +204,14 @@ class TrainConfig:
             raise ConfigError("epochs", f"must be positive when max_steps is -1, but is {self.epochs}")
         if self.optim.lr <= 0:
             raise ConfigError("optim.lr", f"must be positive, but is {self.optim.lr}")
+        if self.optim.name == "muon":
+            if self.optim.muon_lr <= 0:
+                raise ConfigError("optim.muon_lr", f"must be positive, but is {self.optim.muon_lr}")
+            if not 0 <= self.optim.muon_momentum < 1:
+                raise ConfigError("optim.muon_momentum", f"must be in [0, 1), but is {self.optim.muon_momentum}")
+            if self.distributed.fsdp:
+                raise ConfigError("optim.name", "muon needs whole weight matrices, but distributed.fsdp shards them; "
+                                  "fix: set optim.name=adamw, or train with DDP (distributed.fsdp=false)")
         if self.model.train_only_new_embeddings:
             if self.optim.weight_decay != 0:
                 raise ConfigError(

@@ -45,9 +45,24 @@ class SpireTrainer(Trainer):
     ...                        train_dataset=dataset)                             # doctest: +SKIP
     """
 
-    def __init__(self, *args: Any, labelled_logits_only: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, labelled_logits_only: bool = False, muon: dict[str, float] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.labelled_logits_only = labelled_logits_only
+        self.muon = muon
+
+    def create_optimizer(self, model=None):
+        if self.muon is None or self.optimizer is not None:
+            return super().create_optimizer(model)
+        from spire.optim import MuonAdamW, muon_param_groups
+
+        args = self.args
+        groups = muon_param_groups(self.model, lr=args.learning_rate, muon_lr=self.muon["lr"],
+                                   weight_decay=args.weight_decay)
+        self.optimizer = MuonAdamW(groups, lr=args.learning_rate, momentum=self.muon["momentum"],
+                                   betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                                   weight_decay=args.weight_decay)
+        return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.labelled_logits_only or return_outputs or "labels" not in inputs:
@@ -260,8 +275,10 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     labelled_only = cfg.model.labelled_logits_only
     if labelled_only:
         _check_labelled_logits_only(cfg, args, model)
+    muon = ({"lr": cfg.optim.muon_lr, "momentum": cfg.optim.muon_momentum} if cfg.optim.name == "muon" else None)
     trainer = SpireTrainer(
         labelled_logits_only=labelled_only,
+        muon=muon,
         model=model,
         args=args,
         data_collator=collator,

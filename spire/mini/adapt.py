@@ -59,11 +59,11 @@ def _parallel_sources(manifest: Path) -> list[Any]:
 
 
 def _train_in_folder(stage: str, folder: Path, model_path: str, data_dir: Path, epochs: float, lr: float,
-                     config: DemoConfig) -> dict[str, Any]:
+                     optimizer: str, config: DemoConfig) -> dict[str, Any]:
     from spire.mini.training import train_stage
 
     summary = train_stage(stage, model_path=model_path, data_dir=data_dir, output_dir=folder / "model",
-                          epochs=epochs, lr=lr, config=config)
+                          epochs=epochs, lr=lr, config=config, optimizer=optimizer)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -77,7 +77,8 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
     folder = Path(config.out_dir) / "cpt"
     settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
                 "units": units["k"], "epochs": config.cpt_epochs,
-                "lr": config.cpt_lr, "seq_len": config.seq_len, "micro_batch": config.micro_batch,
+                "lr": config.cpt_lr, "optimizer": config.cpt_optimizer, "muon_lr": config.muon_lr,
+                "seq_len": config.seq_len, "micro_batch": config.micro_batch,
                 "unit_loss": config.cpt_unit_loss, "packing": _CPT_PACKING,
                 "seed": config.seed, "corpus": corpus["utterances"]}
     if not stage_done(folder, settings):
@@ -95,7 +96,7 @@ def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
         data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
         print(f"  CPT data: {data['kept']} documents, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
         summary = _train_in_folder("cpt", folder, extended["model"], folder / "data", config.cpt_epochs,
-                                   config.cpt_lr, config)
+                                   config.cpt_lr, config.cpt_optimizer, config)
         (folder / "summary.json").write_text(json.dumps({**summary, "data": data}, indent=2))
         mark_done(folder, settings)
     return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
@@ -137,12 +138,13 @@ def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data
     folder = Path(config.out_dir) / name
     settings = {"start": relative(config, start_model["model"]), "start_weights": model_fingerprint(start_model["model"]),
                 "data": relative(config, it_data["data"]), "data_tokens": it_data["tokens"], "epochs": config.it_epochs,
-                "lr": config.it_lr, "micro_batch": config.micro_batch, "seed": config.seed}
+                "lr": config.it_lr, "optimizer": config.it_optimizer, "muon_lr": config.muon_lr,
+                "micro_batch": config.micro_batch, "seed": config.seed}
     started = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
         _train_in_folder("it", folder, start_model["model"], Path(it_data["data"]), config.it_epochs,
-                         config.it_lr, config)
+                         config.it_lr, config.it_optimizer, config)
         mark_done(folder, settings)
     return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
             "model": str(folder / "model"), "stage_wall_s": time.perf_counter() - started}

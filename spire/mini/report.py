@@ -110,9 +110,11 @@ def write_report(config: DemoConfig, results: dict[str, Any]) -> Path:
         base = results["base"]
         lines.append(_training_row(f"base LLM ({base['parameters'] / 1e6:.1f}M params, vocab {base['vocab_size']})",
                                    base))
+    optimizers = {"cpt": config.cpt_optimizer, "it": config.it_optimizer, "it_only": config.it_optimizer}
     for key, name in (("cpt", "CPT"), ("it", "IT after CPT"), ("it_only", "IT only (ablation)")):
         if key in results:
-            lines.append(_training_row(name, results[key]))
+            label = f"{name} (Muon)" if optimizers[key] == "muon" else name
+            lines.append(_training_row(label, results[key]))
     if "eval" in results:
         scores = results["eval"]
         lines.append(f"| evaluation | {corpus['utterances']['test']} test utterances, greedy | "

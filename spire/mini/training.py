@@ -57,6 +57,7 @@ def train_stage(
     epochs: float,
     lr: float,
     config: DemoConfig,
+    optimizer: str = "adamw",
 ) -> dict[str, Any]:
     """Train `model_path` on the packed dataset `data_dir` and save the result in `output_dir`.
 
@@ -79,7 +80,8 @@ def train_stage(
         "model": {"path": str(model_path), "dtype": "float32", "attn_implementation": "sdpa",
                   "labelled_logits_only": stage != "base"},
         "data": {"train": str(data_dir), "seq_len": config.seq_len},
-        "optim": {"lr": lr, "scheduler": "cosine", "warmup_steps": max(1, steps // 20), "weight_decay": 0.0},
+        "optim": {"name": optimizer, "lr": lr, "muon_lr": config.muon_lr, "scheduler": "cosine",
+                  "warmup_steps": max(1, steps // 20), "weight_decay": 0.0},
         "micro_batch": config.micro_batch,
         "grad_accum": 1,
         "epochs": epochs,

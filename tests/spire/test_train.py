@@ -182,6 +182,34 @@ def test_full_step_changes_every_weight_matrix(workdir, tmp_path):
     assert unchanged == []
 
 
+def test_muon_runs_muon_on_the_decoder_matrices(workdir, tmp_path):
+    from spire.optim import MuonAdamW
+    from spire.trainer import build_trainer
+
+    cfg = _config(workdir, tmp_path / "out", "optim.name=muon", "optim.muon_lr=0.03", "max_steps=1", "save_steps=0",
+                  "optim.warmup_steps=0")
+    trainer = build_trainer(cfg)
+    trainer.train()
+    assert isinstance(trainer.optimizer.optimizer, MuonAdamW)  # inside accelerate's wrapper
+    groups = trainer.optimizer.optimizer.param_groups
+    assert [g["muon"] for g in groups] == [False, False, True]
+    assert groups[2]["initial_lr"] == 0.03 and groups[0]["initial_lr"] == 1e-3
+    before = _state(workdir / "model")
+    trainer.save_model(cfg.output_dir)
+    after = _state(tmp_path / "out")
+    assert [n for n, v in before.items() if v.ndim == 2 and torch.equal(after[n], v)] == []
+
+
+@pytest.mark.parametrize(("override", "key"), [
+    ("distributed.fsdp=true", "optim.name"), ("optim.muon_lr=0", "optim.muon_lr"),
+    ("optim.muon_momentum=1", "optim.muon_momentum"),
+])
+def test_muon_settings_are_checked(workdir, tmp_path, override, key):
+    with pytest.raises(ConfigError) as info:
+        _config(workdir, tmp_path / "o", "optim.name=muon", override).validate()
+    assert info.value.key == key
+
+
 def test_train_only_new_embeddings_refuses_weight_decay(workdir, tmp_path):
     cfg = _config(workdir, tmp_path / "o", "model.train_only_new_embeddings=true", "optim.weight_decay=0.1")
     with pytest.raises(ConfigError) as info:
@@ -208,12 +236,14 @@ def _curve(out: Path) -> dict[int, float]:
     return {line["step"]: line["loss"] for line in lines if "loss" in line}
 
 
-def test_resume_equals_uninterrupted(workdir, tmp_path):
-    straight = train(_config(workdir, tmp_path / "straight"))
-    interrupted = _config(workdir, tmp_path / "resumed")
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_resume_equals_uninterrupted(workdir, tmp_path, optimizer):
+    name = f"optim.name={optimizer}"
+    straight = train(_config(workdir, tmp_path / "straight", name))
+    interrupted = _config(workdir, tmp_path / "resumed", name)
     assert train(interrupted, callbacks=[_StopAt(2)]).global_step == 2
     assert (tmp_path / "resumed/checkpoint-2/config.yaml").is_file()
-    resumed = train(_config(workdir, tmp_path / "resumed", "resume=latest"))
+    resumed = train(_config(workdir, tmp_path / "resumed", "resume=latest", name))
     assert resumed.global_step == straight.global_step == 4
 
     a, b = _curve(tmp_path / "straight"), _curve(tmp_path / "resumed")
