@@ -127,8 +127,9 @@ class DemoConfig:
     @classmethod
     def quick(cls, **overrides: Any) -> DemoConfig:
         """A CI-sized run (about 8 minutes on 2 cores): a budget at which the transcripts
-        measurably follow the audio (measured with VTLN units: WER 74.5% against 99.7% for other
-        utterances' references; 7.8 min of stages)."""
+        measurably follow the audio (measured with VTLN units and Muon: WER 48.4% against 98.5%
+        for other utterances' references, ST BLEU 10.5 / 9.0 against 2.0 / 1.5; 8.2 min of
+        stages)."""
         settings: dict[str, Any] = dict(
             n_train=4000, n_dev=20, n_test=40, num_units=1000, sample_frames=100_000,
             vocab_size=1000, hidden_size=192, num_layers=4, micro_batch=8,
