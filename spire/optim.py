@@ -97,8 +97,7 @@ class MuonAdamW(torch.optim.Optimizer):
         return loss
 
     def _muon_step(self, group: dict[str, Any]) -> None:
-        by_shape: dict[tuple[int, ...], list[torch.Tensor]] = defaultdict(list)
-        directions: dict[tuple[int, ...], list[torch.Tensor]] = defaultdict(list)
+        by_shape: dict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
         mu = group["momentum"]
         for param in group["params"]:
             if param.grad is None:
@@ -108,12 +107,11 @@ class MuonAdamW(torch.optim.Optimizer):
                 state["momentum_buffer"] = torch.zeros_like(param)
             buffer = state["momentum_buffer"]
             buffer.mul_(mu).add_(param.grad)
-            by_shape[tuple(param.shape)].append(param)
-            directions[tuple(param.shape)].append(param.grad.add(buffer, alpha=mu))
-        for shape, params in by_shape.items():
-            updates = orthogonalize(torch.stack(directions[shape]), group["ns_steps"])
+            by_shape[tuple(param.shape)].append((param, param.grad.add(buffer, alpha=mu)))
+        for shape, pairs in by_shape.items():
+            updates = orthogonalize(torch.stack([direction for _, direction in pairs]), group["ns_steps"])
             scale = max(1.0, shape[0] / shape[1]) ** 0.5
-            for param, update in zip(params, updates):
+            for (param, _), update in zip(pairs, updates):
                 if group["weight_decay"]:
                     param.mul_(1 - group["lr"] * group["weight_decay"])
                 param.add_(update.to(param.dtype), alpha=-group["lr"] * scale)

@@ -23,7 +23,7 @@ from spire.errors import ConfigError, SpireError
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, TrainingArguments
 
-    from spire.train import TrainConfig
+    from spire.train import OptimConfig, TrainConfig
 
 __all__ = [
     "ConfigSaveCallback",
@@ -45,7 +45,7 @@ class SpireTrainer(Trainer):
     ...                        train_dataset=dataset)                             # doctest: +SKIP
     """
 
-    def __init__(self, *args: Any, labelled_logits_only: bool = False, muon: dict[str, float] | None = None,
+    def __init__(self, *args: Any, labelled_logits_only: bool = False, muon: OptimConfig | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.labelled_logits_only = labelled_logits_only
@@ -57,9 +57,9 @@ class SpireTrainer(Trainer):
         from spire.optim import MuonAdamW, muon_param_groups
 
         args = self.args
-        groups = muon_param_groups(self.model, lr=args.learning_rate, muon_lr=self.muon["lr"],
+        groups = muon_param_groups(self.model, lr=args.learning_rate, muon_lr=self.muon.muon_lr,
                                    weight_decay=args.weight_decay)
-        self.optimizer = MuonAdamW(groups, lr=args.learning_rate, momentum=self.muon["momentum"],
+        self.optimizer = MuonAdamW(groups, lr=args.learning_rate, momentum=self.muon.muon_momentum,
                                    betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
                                    weight_decay=args.weight_decay)
         return self.optimizer
@@ -275,7 +275,7 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     labelled_only = cfg.model.labelled_logits_only
     if labelled_only:
         _check_labelled_logits_only(cfg, args, model)
-    muon = ({"lr": cfg.optim.muon_lr, "momentum": cfg.optim.muon_momentum} if cfg.optim.name == "muon" else None)
+    muon = cfg.optim if cfg.optim.name == "muon" else None
     trainer = SpireTrainer(
         labelled_logits_only=labelled_only,
         muon=muon,
