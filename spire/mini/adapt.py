@@ -3,7 +3,7 @@
     extended/        base + unit tokens + chat specials (`spire.vocab.extend_model`)
     cpt/data, cpt/model            ASR pairs `Speech: …\\nEnglish: …` + parallel + monolingual text, packed whole
     it_data/                       ASR, ST to German and French, text MT (ChatML, loss on answers)
-    it/model         CPT -> IT     (the miniature SpireFull)
+    it/model         CPT -> IT     (the miniature SpireFull; IT rows + `it_replay` x as many CPT rows)
     it_only/model    extended -> IT, no CPT (the paper's ablation)
 
 Every trained model folder also holds a copy of the unit extractor (`extractor/`), so
@@ -59,11 +59,13 @@ def _parallel_sources(manifest: Path) -> list[Any]:
 
 
 def _train_in_folder(stage: str, folder: Path, model_path: str, data_dir: Path, epochs: float, lr: float,
-                     optimizer: str, config: DemoConfig) -> dict[str, Any]:
+                     optimizer: str, config: DemoConfig, replay: str | None = None,
+                     replay_fraction: float = 0.0) -> dict[str, Any]:
     from spire.mini.training import train_stage
 
     summary = train_stage(stage, model_path=model_path, data_dir=data_dir, output_dir=folder / "model",
-                          epochs=epochs, lr=lr, config=config, optimizer=optimizer)
+                          epochs=epochs, lr=lr, config=config, optimizer=optimizer,
+                          replay=replay, replay_fraction=replay_fraction)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -133,18 +135,25 @@ def stage_it_data(config: DemoConfig, corpus: dict[str, Any], units: dict[str, A
 
 
 def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data: dict[str, Any],
-             units: dict[str, Any]) -> dict[str, Any]:
-    """Instruction tuning of `start_model` (the CPT model, or the extended base for the ablation)."""
+             units: dict[str, Any], replay: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Instruction tuning of `start_model` (the CPT model, or the extended base for the ablation);
+    with `replay` (the CPT stage), `config.it_replay` times as many of its rows as IT rows (at most
+    all of them) are mixed in."""
     folder = Path(config.out_dir) / name
+    replay_data = str(Path(replay["folder"]) / "data") if replay is not None and config.it_replay > 0 else None
+    # A small corpus may hold fewer CPT rows than asked for: replay them all, once.
+    fraction = min(config.it_replay, replay["data"]["sequences"] / it_data["sequences"]) if replay_data else 0.0
     settings = {"start": relative(config, start_model["model"]), "start_weights": model_fingerprint(start_model["model"]),
                 "data": relative(config, it_data["data"]), "data_tokens": it_data["tokens"], "epochs": config.it_epochs,
                 "lr": config.it_lr, "optimizer": config.it_optimizer, "muon_lr": config.muon_lr,
-                "micro_batch": config.micro_batch, "seed": config.seed}
+                "micro_batch": config.micro_batch, "seed": config.seed,
+                "replay": None if replay_data is None else [relative(config, replay_data), fraction]}
     started = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
         _train_in_folder("it", folder, start_model["model"], Path(it_data["data"]), config.it_epochs,
-                         config.it_lr, config.it_optimizer, config)
+                         config.it_lr, config.it_optimizer, config,
+                         replay=replay_data, replay_fraction=fraction)
         mark_done(folder, settings)
     return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
             "model": str(folder / "model"), "stage_wall_s": time.perf_counter() - started}

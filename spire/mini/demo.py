@@ -78,7 +78,7 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     step(6, f"IT after CPT: ASR, ST en->de/fr, MT -> {out / 'it'}")
     it_data = stage_it_data(config, results["corpus"], results["units"], results["extended"])
     results["it_data"] = it_data
-    results["it"] = stage_it("it", config, results["cpt"], it_data, results["units"])
+    results["it"] = stage_it("it", config, results["cpt"], it_data, results["units"], replay=results["cpt"])
     adapted = {"it": results["it"]}
     if config.ablation:
         step(7, f"IT only (ablation, no CPT) -> {out / 'it_only'}")

@@ -113,7 +113,10 @@ def write_report(config: DemoConfig, results: dict[str, Any]) -> Path:
     optimizers = {"cpt": config.cpt_optimizer, "it": config.it_optimizer, "it_only": config.it_optimizer}
     for key, name in (("cpt", "CPT"), ("it", "IT after CPT"), ("it_only", "IT only (ablation)")):
         if key in results:
-            label = f"{name} (Muon)" if optimizers[key] == "muon" else name
+            notes = ["Muon"] if optimizers[key] == "muon" else []
+            if results[key].get("replayed_rows"):
+                notes.append(f"+ {results[key]['replayed_rows']} CPT rows replayed")
+            label = f"{name} ({', '.join(notes)})" if notes else name
             lines.append(_training_row(label, results[key]))
     if "eval" in results:
         scores = results["eval"]

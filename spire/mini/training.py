@@ -58,6 +58,8 @@ def train_stage(
     lr: float,
     config: DemoConfig,
     optimizer: str = "adamw",
+    replay: str | Path | None = None,
+    replay_fraction: float = 0.0,
 ) -> dict[str, Any]:
     """Train `model_path` on the packed dataset `data_dir` and save the result in `output_dir`.
 
@@ -72,6 +74,8 @@ def train_stage(
     from spire.train import TrainConfig, train
 
     rows = datasets.load_from_disk(str(data_dir)).num_rows
+    replayed = round(rows * replay_fraction) if replay is not None else 0
+    rows += replayed
     steps = max(1, round(rows / config.micro_batch * epochs))
     settings = {
         "stage": "cpt" if stage in ("base", "cpt") else "it",
@@ -79,7 +83,8 @@ def train_stage(
         # The base LM's text is labelled everywhere: nothing to skip there.
         "model": {"path": str(model_path), "dtype": "float32", "attn_implementation": "sdpa",
                   "labelled_logits_only": stage != "base"},
-        "data": {"train": str(data_dir), "seq_len": config.seq_len},
+        "data": {"train": str(data_dir), "seq_len": config.seq_len,
+                 **({"replay": str(replay), "replay_fraction": replay_fraction} if replayed else {})},
         "optim": {"name": optimizer, "lr": lr, "muon_lr": config.muon_lr, "scheduler": "cosine",
                   "warmup_steps": max(1, steps // 20), "weight_decay": 0.0},
         "micro_batch": config.micro_batch,
@@ -100,6 +105,7 @@ def train_stage(
         "stage": stage,
         "model": str(output_dir),
         "rows": rows,
+        "replayed_rows": replayed,
         "steps": result.global_step,
         "train_loss": result.train_loss,
         "tokens_seen": result.tokens_seen,

@@ -151,6 +151,10 @@ def test_quick_demo_learns_and_reruns_from_its_stages(tmp_path_factory):
     check_quick(results, config)  # losses fell; every task answers in its language (QUICK_LIMITS)
     vtln = results["units"]["vtln"]  # the voices (men's and women's) got different warps
     assert vtln["utterances"] > 100 and vtln["min"] < vtln["mean"] < vtln["max"]
+    it_rows = results["it_data"]["sequences"]  # IT after CPT also trains on CPT rows (it_replay)
+    cpt_rows = results["cpt"]["data"]["sequences"]  # all of them at most
+    assert results["it"]["replayed_rows"] == min(round(it_rows * config.it_replay), cpt_rows) > 0
+    assert results["it"]["rows"] == it_rows + results["it"]["replayed_rows"]
     models = results["eval"]["models"]
     assert {"asr", "st_de", "st_fr", "mt_de", "mt_fr"} <= set(models["it"]) and set(models["base"]) == {"mt_de", "mt_fr"}
     again = run_demo(config)  # every stage is reused: same scores, no retraining

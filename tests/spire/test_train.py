@@ -366,3 +366,33 @@ def test_trained_model_carries_the_extractor_of_its_base(tmp_path):
     assert (out / "extractor" / "kmeans" / "kmeans.json").exists()
     _carry_extractor(tmp_path / "no_extractor", tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_replay_mixes_in_rows_of_an_earlier_stage(workdir, tmp_path):
+    from spire.train import load_datasets
+
+    replay = _save_dataset(tmp_path / "replay", _packed_rows(30, seed=5))
+    train_ds, _ = load_datasets(_config(workdir, tmp_path / "o", f"data.replay={replay}", "data.replay_fraction=0.5"))
+    own = [list(r) for r in _packed_rows(24)["input_ids"]]
+    earlier = [list(r) for r in _packed_rows(30, seed=5)["input_ids"]]
+    rows = [list(r) for r in train_ds["input_ids"]]
+    assert len(rows) == 24 + 12 and rows[:24] == own
+    mixed = rows[24:]
+    assert all(r in earlier for r in mixed) and len({tuple(r) for r in mixed}) == 12  # drawn without repeats
+
+
+@pytest.mark.parametrize(("rows", "fraction", "key"), [
+    (30, 2.0, "data.replay_fraction"), (30, 0.0, "data.replay_fraction"), (30, 0.5, "data.replay"),
+])
+def test_replay_settings_are_checked(workdir, tmp_path, rows, fraction, key):
+    from spire.train import load_datasets
+
+    columns = _packed_rows(rows, seed=5)
+    if key == "data.replay":
+        del columns["position_ids"]
+    replay = _save_dataset(tmp_path / "replay", columns)
+    cfg = _config(workdir, tmp_path / "o", f"data.replay={replay}", f"data.replay_fraction={fraction}")
+    with pytest.raises(ConfigError) as info:
+        cfg.validate()
+        load_datasets(cfg)
+    assert info.value.key == key
