@@ -326,7 +326,9 @@ def load_datasets(cfg: TrainConfig) -> tuple[Any, Any]:
 
 
 def _with_replay(train_ds: Any, replay_ds: Any, cfg: TrainConfig) -> Any:
-    """The training rows plus `data.replay_fraction` of them again in rows drawn from the replay set."""
+    """The training rows followed by round(`data.replay_fraction` x their count) rows of the replay set."""
+    import math
+
     import datasets
 
     wanted = round(cfg.data.replay_fraction * train_ds.num_rows)
@@ -334,7 +336,7 @@ def _with_replay(train_ds: Any, replay_ds: Any, cfg: TrainConfig) -> Any:
         raise ConfigError(
             "data.replay_fraction",
             f"asks for {wanted} rows of {cfg.data.replay}, but it holds {replay_ds.num_rows}; "
-            f"fix: at most {replay_ds.num_rows / max(train_ds.num_rows, 1):.3g}",
+            f"fix: at most {math.floor(1000 * replay_ds.num_rows / max(train_ds.num_rows, 1)) / 1000}",
         )
     if set(replay_ds.column_names) != set(train_ds.column_names):
         raise ConfigError(
