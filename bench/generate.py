@@ -1,7 +1,7 @@
 """python bench/generate.py [--clips 16] [--batch-size 16] [--max-new-tokens 32] [--threads 1]
 
 Batched transcription vs one utterance at a time, side by side, on the same tiny model: a
-random-init Llama extended with unit tokens (`spire.testing.tiny_llama` + `spire.vocab`) and an
+random-init Llama extended with unit tokens (`spire.testing.tiny_llama` + `spire.vocab.extend`) and an
 MFCC + k-means extractor fit on the spot. Both paths run `SpireModel.transcribe` end to end
 (decode audio, units, prompt, generate); the script checks that they return the same token ids,
 then prints wall time, the speed-up and the real-time factor (processing seconds per second of
@@ -28,9 +28,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def build_model(root: Path, num_units: int):
     import numpy as np
 
-    from spire.inference import SpireModel
+    from spire.inference.model import SpireModel
     from spire.testing import tiny_llama
-    from spire.vocab import extend_model
+    from spire.vocab.extend import extend_model
     from units import KMeansQuantizer, MfccFeaturizer, UnitExtractor
     from units.testing import tone_speech
 

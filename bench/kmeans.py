@@ -62,7 +62,7 @@ def run_engine(args: argparse.Namespace) -> None:
     """Child side: load the features, fit one engine, save centroids, print timing as JSON."""
     x = np.load(args.data)
     if args.engine == "faiss":
-        from units.kmeans import KMeansQuantizer
+        from units.kmeans.quantizer import KMeansQuantizer
 
         wall, cpu = time.perf_counter(), time.process_time()
         fitted = KMeansQuantizer.fit(
@@ -119,7 +119,7 @@ def main() -> None:
         run_engine(args)
         return
 
-    from units.kmeans import KMeansQuantizer
+    from units.kmeans.quantizer import KMeansQuantizer
 
     x = gaussian_mixture(args.points, args.dim, args.modes or 2 * args.k, args.seed)
     print(

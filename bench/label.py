@@ -39,11 +39,11 @@ import soundfile as sf
 import torch
 
 from units.audio import load_audio
+from units.corpus.labelling import LabelConfig, label_corpus
 from units.encoding import dedup, ids_to_text
 from units.extractor import UnitExtractor
-from units.kmeans import KMeansQuantizer
-from units.labelling import LabelConfig, label_corpus
-from units.ssl_featurizer import SSLFeaturizer
+from units.features.ssl_featurizer import SSLFeaturizer
+from units.kmeans.quantizer import KMeansQuantizer
 from units.testing import tiny_hubert, tone_speech
 
 BASE = dict(

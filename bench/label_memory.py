@@ -41,12 +41,12 @@ def write_corpus(root: Path, utterances: int) -> Path:
 
 def child(manifest: str, out: str, encoder: str, work: str) -> None:
     """Label `manifest` and print the peak RSS in MiB (runs in its own process)."""
+    from units.corpus.labelling import LabelConfig, label_corpus
     from units.extractor import UnitExtractor
-    from units.kmeans import KMeansQuantizer
-    from units.labelling import LabelConfig, label_corpus
+    from units.kmeans.quantizer import KMeansQuantizer
 
     if encoder == "hubert":
-        from units.ssl_featurizer import SSLFeaturizer
+        from units.features.ssl_featurizer import SSLFeaturizer
         from units.testing import tiny_hubert
 
         path = Path(work) / "hubert"
@@ -54,7 +54,7 @@ def child(manifest: str, out: str, encoder: str, work: str) -> None:
             tiny_hubert(path, num_layers=4, hidden=64)
         featurizer = SSLFeaturizer.from_pretrained(path, layer=3, device="cpu")
     else:
-        from units.mfcc import MfccFeaturizer
+        from units.features.mfcc import MfccFeaturizer
 
         featurizer = MfccFeaturizer()
     frames = featurizer.featurize([tone_speech(10.0, seed=999)])[0].numpy()

@@ -3,7 +3,7 @@
 Training throughput with packing vs padded per-example batches, side by side in one run.
 
 The same tiny Llama and the same variable-length examples (20-400 tokens, the first third of
-each masked as a prompt) are trained twice through `spire.train` (transformers' Trainer): once
+each masked as a prompt) are trained twice through `spire.training.recipe` (transformers' Trainer): once
 packed into rows of `--seq-len` tokens (`spire.data.packing.pack_examples`), once one example
 per row, padded per batch. Reported: non-padding tokens per second of wall time and per
 CPU-second of this process (steady on a shared, busy machine), both after the first step,
@@ -87,8 +87,8 @@ def run(name: str, rows: dict, model: Path, work: Path, *, micro_batch: int, ste
     from datasets import Dataset
 
     from spire.config import resolve_config
-    from spire.train import TrainConfig
-    from spire.trainer import build_trainer
+    from spire.training.recipe import TrainConfig
+    from spire.training.trainer import build_trainer
 
     work.mkdir(parents=True, exist_ok=True)
     data = work / f"{name}_data"

@@ -7,7 +7,7 @@ tuning. Heavy modules are imported on first use, so `import spire` is instant.
 
 from __future__ import annotations
 
-from spire._lazy import lazy_getattr
+from units._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -20,8 +20,8 @@ _EXPORTS = {
     "LanguageError": "spire.errors",
     "SynthesisError": "spire.errors",
     # vocabulary extension
-    "extend_model": "spire.vocab",
-    "ExtendResult": "spire.vocab",
+    "extend_model": "spire.vocab.extend",
+    "ExtendResult": "spire.vocab.extend",
     # prompts
     "LANGUAGES": "spire.prompts",
     # data
@@ -30,18 +30,18 @@ _EXPORTS = {
     "ItDataConfig": "spire.data.instructions",
     "build_it": "spire.data.instructions",
     # training
-    "TrainConfig": "spire.train",
-    "train": "spire.train",
+    "TrainConfig": "spire.training.config",
+    "train": "spire.training.recipe",
     # inference and evaluation
-    "SpireModel": "spire.inference",
-    "SpireResult": "spire.inference",
-    "DecodingSettings": "spire.generation",
-    "EvalReport": "spire.report",
-    "evaluate": "spire.evaluation",
-    "wer": "spire.metrics",
-    "cer": "spire.metrics",
-    "bleu": "spire.metrics",
-    "chrf": "spire.metrics",
+    "SpireModel": "spire.inference.model",
+    "SpireResult": "spire.inference.model",
+    "DecodingSettings": "spire.inference.generation",
+    "EvalReport": "spire.evaluation.report",
+    "evaluate": "spire.evaluation.evaluator",
+    "wer": "spire.evaluation.metrics",
+    "cer": "spire.evaluation.metrics",
+    "bleu": "spire.evaluation.metrics",
+    "chrf": "spire.evaluation.metrics",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -96,7 +96,7 @@ def resolve_config(
 ) -> C:
     """Build `cls` from its defaults, then the YAML file, then the overrides (last wins).
 
-    >>> from spire.train import TrainConfig
+    >>> from spire.training.recipe import TrainConfig
     >>> resolve_config(TrainConfig, None, ["optim.lr=0.001"]).optim.lr
     0.001
     """
@@ -196,7 +196,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     """The config as plain nested dicts (YAML/JSON ready).
 
-    >>> from spire.train import TrainConfig
+    >>> from spire.training.recipe import TrainConfig
     >>> config_to_dict(TrainConfig())["optim"]["scheduler"]
     'cosine'
     """
@@ -208,7 +208,7 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 def save_config(cfg: Any, path: str | Path) -> Path:
     """Write the resolved config as YAML; `resolve_config(type(cfg), path)` reads it back equal.
 
-    >>> from spire.train import TrainConfig
+    >>> from spire.training.recipe import TrainConfig
     >>> save_config(TrainConfig(), "/tmp/config.yaml")  # doctest: +SKIP
     PosixPath('/tmp/config.yaml')
     """

@@ -157,13 +157,13 @@ def tiny_extended_llama(
     seed: int = 0,
     **llama_options,
 ) -> Path:
-    """A tiny Llama already extended with `num_units` unit tokens (see `spire.vocab.extend_model`).
+    """A tiny Llama already extended with `num_units` unit tokens (see `spire.vocab.extend.extend_model`).
 
     Writes the base to `out_dir/base` and returns `out_dir/extended`.
 
     >>> path = tiny_extended_llama(tmp_path, num_units=20)               # doctest: +SKIP
     """
-    from spire.vocab import extend_model
+    from spire.vocab.extend import extend_model
 
     out = Path(out_dir)
     base = tiny_llama(out / "base", tokenizer=tokenizer, seed=seed, **llama_options)

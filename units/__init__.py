@@ -31,23 +31,23 @@ _EXPORTS = {
     "ids_to_text": "units.encoding",
     "text_to_ids": "units.encoding",
     # featurizers
-    "Featurizer": "units.featurizers",
-    "SSLFeaturizer": "units.featurizers",
-    "MfccFeaturizer": "units.mfcc",
-    "load_featurizer": "units.featurizers",
-    "VtlnCodebook": "units.vtln",
-    "fit_vtln": "units.vtln_fit",
+    "Featurizer": "units.features.base",
+    "SSLFeaturizer": "units.features.ssl_featurizer",
+    "MfccFeaturizer": "units.features.mfcc",
+    "load_featurizer": "units.features.registry",
+    "VtlnCodebook": "units.features.vtln",
+    "fit_vtln": "units.features.vtln_fit",
     # k-means
-    "KMeansQuantizer": "units.kmeans",
+    "KMeansQuantizer": "units.kmeans.quantizer",
     # extractor
     "UnitExtractor": "units.extractor",
     "UnitSequence": "units.extractor",
     # corpus scale
-    "read_manifest": "units.manifests",
-    "AudioItem": "units.manifests",
-    "sample_features": "units.sampling",
-    "label_corpus": "units.labelling",
-    "LabelSummary": "units.labelling",
+    "read_manifest": "units.corpus.manifests",
+    "AudioItem": "units.corpus.manifests",
+    "sample_features": "units.corpus.sampling",
+    "label_corpus": "units.corpus.labelling",
+    "LabelSummary": "units.corpus.labelling",
 }
 
 __all__ = sorted(_EXPORTS)

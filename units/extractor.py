@@ -25,7 +25,8 @@ from units.audio import load_audio
 from units.encoding import dedup as collapse
 from units.encoding import ids_to_text
 from units.errors import ModelFormatError, QuantizerMismatchError, UnitFormatError
-from units.featurizers import Featurizer, load_featurizer
+from units.features.base import Featurizer
+from units.features.registry import load_featurizer
 
 EXTRACTOR_FILE = "extractor.json"
 _FORMAT = "spire-unit-extractor"
@@ -135,7 +136,7 @@ class UnitExtractor:
 
         >>> extractor = UnitExtractor.from_pretrained("runs/hubert_l22_k5000")  # doctest: +SKIP
         """
-        from units.kmeans import KMeansQuantizer
+        from units.kmeans.quantizer import KMeansQuantizer
 
         directory = Path(directory)
         path = directory / EXTRACTOR_FILE

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spire.evaluation import evaluate, read_eval_data
+    from spire.evaluation.evaluator import evaluate, read_eval_data
     from spire.prompts import resolve_language
 
     language = resolve_language(args.to)

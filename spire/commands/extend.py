@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from spire.vocab import extend_model, read_extractor_provenance
+    from spire.vocab.extend import extend_model, read_extractor_provenance
 
     provenance = read_extractor_provenance(args.extractor) if args.extractor else None
     extractor_dir = args.extractor if args.extractor and Path(args.extractor).is_dir() else None

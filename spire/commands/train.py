@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spire.config import config_to_dict, resolve_config
-    from spire.train import TrainConfig
+    from spire.training.recipe import TrainConfig
 
     cfg = resolve_config(TrainConfig, args.config, args.overrides)
     if args.print_config:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
         return 0
-    from spire.train import train
+    from spire.training.recipe import train
 
     result = train(cfg)
     print(

@@ -82,7 +82,7 @@ def check_files(files: list[str]) -> None:
 
 
 def load_model(args: argparse.Namespace):
-    from spire.inference import SpireModel
+    from spire.inference.model import SpireModel
 
     return SpireModel.from_pretrained(
         args.model, args.extractor, device=args.device, dtype=args.dtype, backend=args.backend

@@ -11,7 +11,7 @@ each document) and account for every input row in a `BuildSummary`.
 
 from __future__ import annotations
 
-from spire._lazy import lazy_getattr
+from units._lazy import lazy_getattr
 
 _EXPORTS = {
     "CptDataConfig": "spire.data.cpt",

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from spire._lazy import lazy_getattr
+from units._lazy import lazy_getattr
 
 _EXPORTS = {
     "synthesize": "spire.mini.tts",

@@ -1,6 +1,6 @@
 """Stage 4 of the miniature: extend the base LM with unit tokens, then CPT and IT (and IT alone).
 
-    extended/        base + unit tokens + chat specials (`spire.vocab.extend_model`)
+    extended/        base + unit tokens + chat specials (`spire.vocab.extend.extend_model`)
     cpt/data, cpt/model            ASR pairs `Speech: …\\nEnglish: …` + parallel + monolingual text, packed whole
     it_data/                       ASR, ST to German and French, text MT (ChatML, loss on answers)
     it/model         CPT -> IT     (the miniature SpireFull; IT rows + `it_replay` x as many CPT rows)
@@ -31,7 +31,7 @@ _CPT_PACKING = "pack"
 
 def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
     """Add `num_units` unit tokens and the chat specials to the base model (mean-initialised rows)."""
-    from spire.vocab import extend_model, read_extractor_provenance
+    from spire.vocab.extend import extend_model, read_extractor_provenance
 
     folder = Path(config.out_dir) / "extended"
     provenance = read_extractor_provenance(units["extractor"])

@@ -1,7 +1,7 @@
 """The miniature's "Tower": a tiny text-only Llama that knows English, German, French and translation.
 
 Its SentencePiece tokenizer (Llama-2 layout: BPE with byte fallback) is trained on the corpus'
-training text; the model is trained with `spire.train` on monolingual English/German/French
+training text; the model is trained with `spire.training.recipe` on monolingual English/German/French
 sentences and on translations written with the paper's MT prompt:
 
     Translate the following text from English to German.\\nEnglish: {text}\\nGerman: {translation}
@@ -112,7 +112,7 @@ def translate_with_base(
     """Greedy translations by the text-only base model with the paper's MT prompt (no chat format)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from spire.generation import DecodingSettings, generate_transformers
+    from spire.inference.generation import DecodingSettings, generate_transformers
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()

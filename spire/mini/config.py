@@ -60,7 +60,7 @@ class DemoConfig:
     more than the shorter sequences win back (with VTLN, k=1000: mAP 0.943 vs 0.965; WER 37.5%
     vs 34.3% with CPT epochs raised to the same CPT time)."""
     mfcc_vtln: bool = True
-    """One frequency warp per utterance (VTLN, `units.vtln_fit.fit_vtln`), so that women's and
+    """One frequency warp per utterance (VTLN, `units.features.vtln_fit.fit_vtln`), so that women's and
     men's voices share units: word detection mAP 0.92 -> 0.97 at k=1000; the default run's WER
     46.1% -> 32.3% and 34.3% (two runs), ST BLEU 10.5 / 13.4 -> 12.9 / 16.1, for 27 s more."""
     vtln_frames: int = 100_000
@@ -94,7 +94,7 @@ class DemoConfig:
     """Peak learning rate of CPT."""
     cpt_optimizer: Literal["adamw", "muon"] = "muon"
     """"muon": Muon on the decoder's weight matrices, AdamW on embeddings, head and norms
-    (`spire.optim`); "adamw": AdamW on all (the paper's). CPT-only probe on 8000 utterances, 2
+    (`spire.training.optimizers`); "adamw": AdamW on all (the paper's). CPT-only probe on 8000 utterances, 2
     epochs, same data and tokens: ASR WER 32.5% with Muon vs 42.6% with AdamW; Muon's steps cost
     ~20% more time here (its Newton-Schulz products on the 192-wide matrices)."""
     muon_lr: float = 0.01

@@ -45,8 +45,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     """
     from spire.mini.adapt import stage_cpt, stage_extend, stage_it, stage_it_data
     from spire.mini.base_lm import stage_base_lm
+    from spire.mini.demo_report import write_report
     from spire.mini.plots import make_plots
-    from spire.mini.report import write_report
     from spire.mini.scoring import stage_eval
     from spire.mini.stages import stage_corpus, stage_units
 

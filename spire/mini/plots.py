@@ -43,7 +43,7 @@ def _units(plt: Any, units: dict[str, Any], path: Path) -> None:
 
 
 def _scores(plt: Any, scores: dict[str, Any], path: Path) -> None:
-    from spire.mini.report import MODEL_NAMES
+    from spire.mini.demo_report import MODEL_NAMES
 
     columns = [("asr", "wer", "ASR WER"), ("st_de", "bleu", "ST de BLEU"), ("st_fr", "bleu", "ST fr BLEU"),
                ("mt_de", "bleu", "MT de BLEU"), ("mt_fr", "bleu", "MT fr BLEU")]

@@ -1,6 +1,6 @@
 """Stage 5 of the miniature: score every model on the test split (unseen sentences and speakers).
 
-Adapted models run end to end from the test audio (`SpireModel` + `spire.evaluation`): ASR
+Adapted models run end to end from the test audio (`SpireModel` + `spire.evaluation.evaluator`): ASR
 WER/CER, speech translation en->de and en->fr BLEU/chrF, text translation BLEU/chrF. The
 text-only base model is scored on text translation with the same prompt and metrics.
 Every run's `EvalReport` (decoding settings, signatures, examples) lands in `eval/<model>/`.
@@ -35,7 +35,7 @@ def _scores(report: Any) -> dict[str, float]:
 def _language_match(hyps: list[str], rows: list[dict[str, Any]]) -> dict[str, float]:
     """chrF of the outputs against the references of each language: the output language shows
     as the highest one (a check that holds once the tasks are learned, before the content is)."""
-    from spire.metrics import chrf
+    from spire.evaluation.metrics import chrf
 
     return {lang: round(chrf(hyps, [r[field] for r in rows]).value, 2)
             for lang, field in (("en", "text"), ("de", "de"), ("fr", "fr"))}
@@ -45,7 +45,7 @@ def _mismatched(key: str, hyps: list[str], refs: list[str], language: str) -> di
     """The score against the references of other utterances (each paired with the one half the
     split away): the level of a model that ignores the audio. A model that uses the units scores
     clearly better against its own references than against these."""
-    from spire.metrics import bleu, wer
+    from spire.evaluation.metrics import bleu, wer
     from spire.prompts import resolve_language
 
     shifted = [refs[(i + len(refs) // 2) % len(refs)] for i in range(len(refs))]
@@ -57,8 +57,8 @@ def _mismatched(key: str, hyps: list[str], refs: list[str], language: str) -> di
 
 
 def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig) -> dict[str, Any]:
-    from spire.evaluation import evaluate, read_eval_data
-    from spire.inference import SpireModel
+    from spire.evaluation.evaluator import evaluate, read_eval_data
+    from spire.inference.model import SpireModel
 
     model = SpireModel.from_pretrained(model_dir, device="cpu")
     rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]
@@ -81,7 +81,7 @@ def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig)
 
 
 def _eval_base(model_dir: str, manifest: Path, config: DemoConfig) -> dict[str, Any]:
-    from spire.metrics import bleu, chrf
+    from spire.evaluation.metrics import bleu, chrf
     from spire.prompts import resolve_language
 
     rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]

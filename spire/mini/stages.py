@@ -123,10 +123,10 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
         load_audio,
         read_manifest,
     )
+    from units.corpus.labelling import LabelConfig
+    from units.corpus.sampling import SampleConfig, sample_features
     from units.encoding import text_to_ids
-    from units.fitting import FitConfig, fit_with_report
-    from units.labelling import LabelConfig
-    from units.sampling import SampleConfig, sample_features
+    from units.kmeans.report import FitConfig, fit_with_report
 
     folder = Path(config.out_dir) / "units"
     corpus_dir = Path(corpus["folder"])

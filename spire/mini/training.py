@@ -1,4 +1,4 @@
-"""One training run of the miniature through `spire.train`, and what the report needs from it.
+"""One training run of the miniature through `spire.training.recipe`, and what the report needs from it.
 
 >>> summary = train_stage("it", model_path="demo_out/cpt/model", data_dir="demo_out/it_data",
 ...                       output_dir="demo_out/it/model", epochs=2, lr=5e-4,
@@ -20,7 +20,7 @@ __all__ = ["count_parameters", "read_curve", "train_stage"]
 
 
 def read_curve(output_dir: str | Path) -> list[list[float]]:
-    """[step, loss] pairs from a run's `train_log.jsonl` (written by spire.train)."""
+    """[step, loss] pairs from a run's `train_log.jsonl` (written by spire.training.recipe)."""
     path = Path(output_dir) / "train_log.jsonl"
     if not path.is_file():
         return []
@@ -71,7 +71,7 @@ def train_stage(
     import datasets
 
     from spire.config import resolve_config
-    from spire.train import TrainConfig, train
+    from spire.training.recipe import TrainConfig, train
 
     rows = datasets.load_from_disk(str(data_dir)).num_rows
     replayed = round(rows * replay_fraction) if replay is not None else 0

@@ -96,7 +96,7 @@ def test_manifests_load_with_soundfile_and_carry_fields(built):
 
 def test_units_manifest_reader_reads_the_jsonl_manifests(built):
     from units.audio import load_audio
-    from units.manifests import read_manifest
+    from units.corpus.manifests import read_manifest
 
     out, corpus = built
     items = list(read_manifest(out / "test.jsonl"))

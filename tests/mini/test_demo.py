@@ -13,8 +13,8 @@ from spire.errors import ConfigError, SpireError
 from spire.mini.base_lm import base_documents
 from spire.mini.config import DemoConfig
 from spire.mini.demo import QUICK_LIMITS, add_arguments, check_quick, config_from_args, run_demo
+from spire.mini.demo_report import score_table, targets, write_report
 from spire.mini.plots import make_plots
-from spire.mini.report import score_table, targets, write_report
 from spire.mini.stages import mark_done, model_fingerprint, stage_done
 
 

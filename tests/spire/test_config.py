@@ -7,7 +7,7 @@ import pytest
 
 from spire.config import config_to_dict, parse_overrides, resolve_config, save_config
 from spire.errors import ConfigError
-from spire.train import TrainConfig
+from spire.training.recipe import TrainConfig
 
 
 @dataclass(kw_only=True)
@@ -127,7 +127,7 @@ def test_config_classes_are_keyword_only():
 
 
 def test_resume_modes(tmp_path):
-    from spire.train import _resume_path
+    from spire.training.recipe import _resume_path
 
     def cfg(value):
         return resolve_config(TrainConfig, None, [f"output_dir={tmp_path}", f"resume={value}"])

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from spire.config import load_yaml, resolve_config
-from spire.train import TrainConfig
+from spire.training.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_CONFIGS = sorted((ROOT / "configs/train").glob("*.yaml"))

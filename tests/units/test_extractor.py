@@ -12,9 +12,9 @@ import torch
 from units.encoding import text_to_ids
 from units.errors import QuantizerMismatchError, UnitFormatError
 from units.extractor import UnitExtractor, UnitSequence
-from units.featurizers import SSLFeaturizer
-from units.kmeans import KMeansQuantizer
-from units.mfcc import MfccFeaturizer
+from units.features.mfcc import MfccFeaturizer
+from units.features.ssl_featurizer import SSLFeaturizer
+from units.kmeans.quantizer import KMeansQuantizer
 from units.testing import tone_speech
 
 

@@ -239,7 +239,7 @@ def test_fit_vtln_skips_unreadable_audio_and_saves_a_featurizer(tmp_path, corpus
     printed = capsys.readouterr().out
     assert "fit VTLN on 4 utterances (skipped 1 unreadable)" in printed
     assert "broken" in printed
-    from units.featurizers import load_featurizer
+    from units.features.registry import load_featurizer
 
     featurizer = load_featurizer(out)
     assert featurizer.vtln is not None and featurizer.vtln.centroids.shape == (16, 78)
