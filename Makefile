@@ -9,16 +9,18 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install demo test test-all bench lint clean
 
-$(BIN)/spire: setup.cfg pyproject.toml
+# One stamp per extra: `make demo` installs .[demo] (espeak-ng, matplotlib), everything else .[dev]
+# (which includes the demo's dependencies: the tests synthesize speech).
+$(VENV)/.installed-%: setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(BIN)/spire
+	$(BIN)/pip install -q -e '.[$*]'
+	touch $@
 
-install: $(BIN)/spire
+install: $(VENV)/.installed-dev,cpu-infer
 
-demo: install
+demo: $(VENV)/.installed-demo
 	$(BIN)/spire demo $(ARGS)
 
 test: install

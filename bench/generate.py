@@ -37,7 +37,8 @@ def build_model(root: Path, num_units: int):
     featurizer = MfccFeaturizer()
     waves = [tone_speech(2.0, seed=100 + s) for s in range(8)]
     features = np.concatenate([f.cpu().numpy() for f in featurizer.featurize(waves)])
-    extractor = UnitExtractor(featurizer, KMeansQuantizer.fit(features, num_units, seed=0))
+    quantizer = KMeansQuantizer.fit(features, num_units, seed=0, provenance=featurizer.provenance())
+    extractor = UnitExtractor(featurizer, quantizer)
     base = tiny_llama(root / "base")
     out = extend_model(
         base, root / "model", num_units=num_units, extractor_provenance=extractor.provenance()

@@ -18,7 +18,6 @@ _EXPORTS = {
     "VocabularyError": "spire.errors",
     "DataError": "spire.errors",
     "LanguageError": "spire.errors",
-    "SynthesisError": "spire.errors",
     # vocabulary extension
     "extend_model": "spire.vocab.extend",
     "ExtendResult": "spire.vocab.extend",

@@ -9,6 +9,13 @@ the field's type, and every error names the dotted key:
 
 Supported field types: bool, int, float (ints and strings such as `1e-3` are accepted), str, None, Literal[...], list[T],
 dict[str, T], unions of these, and nested dataclasses.
+
+Every number states its range in its type, `Annotated[float, Range(gt=0)]`, and every float must
+be finite unless its range says otherwise. The ranges are checked here, when a config is built
+(the error names the dotted key, the value, the range and the fix), and again whenever a config
+dataclass that derives from `CheckedConfig` is constructed in Python:
+
+    lr: Annotated[float, Range(gt=0)] = 7e-6
 """
 
 from __future__ import annotations
@@ -18,15 +25,68 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
 from spire.errors import ConfigError
+from units.ranges import (  # noqa: F401  (the shared ranges are re-exported for the config modules)
+    AT_LEAST_1,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    Range,
+    declared_range,
+    numeric_fields,
+    range_problems,
+)
 
 C = TypeVar("C")
 
-__all__ = ["config_to_dict", "load_yaml", "parse_overrides", "resolve_config", "save_config"]
+__all__ = [
+    "CheckedConfig",
+    "Range",
+    "check_config",
+    "config_to_dict",
+    "load_yaml",
+    "numeric_fields",
+    "parse_overrides",
+    "resolve_config",
+    "save_config",
+]
+
+
+class CheckedConfig:
+    """Base of every config dataclass: its numbers are checked against their declared ranges
+    whenever it is constructed, also directly in Python (the key then starts with the class name).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(kw_only=True)
+    ... class Fit(CheckedConfig):
+    ...     k: Annotated[int, Range(ge=2)] = 500
+    >>> Fit(k=0)
+    Traceback (most recent call last):
+    spire.errors.ConfigError: Fit.k: must be >= 2, but is 0; fix: set Fit.k to a value >= 2 (the default is 500)
+    """
+
+    def __post_init__(self) -> None:
+        check_config(self, prefix=f"{type(self).__name__}.")
+
+
+def check_config(cfg: Any, prefix: str = "") -> None:
+    """Raise `ConfigError` naming the dotted key of the first number of `cfg` outside its declared
+    range (or not finite); entry points call it again in case a field was changed after construction.
+
+    >>> from spire.training.config import TrainConfig
+    >>> cfg = TrainConfig()
+    >>> cfg.optim.lr = float("inf")
+    >>> check_config(cfg)
+    Traceback (most recent call last):
+    spire.errors.ConfigError: optim.lr: must be a finite number > 0, but is inf; fix: set optim.lr to a value > 0 (the default is 7e-06)
+    """
+    for key, reason in range_problems(cfg, prefix):
+        raise ConfigError(key, reason)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -109,7 +169,7 @@ def resolve_config(
 def _build(cls: type[C], data: Any, prefix: str) -> C:
     if not isinstance(data, Mapping):
         raise ConfigError(prefix.rstrip(".") or "<root>", f"must be a mapping of fields, but is {data!r}")
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -117,7 +177,8 @@ def _build(cls: type[C], data: Any, prefix: str) -> C:
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise ConfigError(dotted, f"is not a known setting; fix: remove it or use one of: {known}")
-        kwargs[key] = _convert(hints[key], value, dotted)
+        default = fields[key].default
+        kwargs[key] = _convert(hints[key], value, dotted, default=None if default is dataclasses.MISSING else default)
     for name, field in fields.items():
         # Nested sections left out of the YAML still get their own defaults.
         if name not in kwargs and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
@@ -125,16 +186,33 @@ def _build(cls: type[C], data: Any, prefix: str) -> C:
     return cls(**kwargs)
 
 
+class _OutOfRange(ConfigError):
+    """A value of the right type outside its range: final, so a union does not try its other options."""
+
+
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _convert(tp: Any, value: Any, key: str) -> Any:
-    """Check `value` against the annotation `tp`, converting where it is lossless."""
+def _check_range(value: Any, allowed: Range | None, key: str, default: Any) -> Any:
+    allowed = allowed or Range()  # an undeclared float must still be finite
+    reason = allowed.problem(value)
+    if reason is None:
+        return value
+    raise _OutOfRange(key, f"{reason}; {allowed.fix(key, default)}")
+
+
+def _convert(tp: Any, value: Any, key: str, default: Any = None, allowed: Range | None = None) -> Any:
+    """Check `value` against the annotation `tp`, converting where it is lossless; numbers also
+    against `allowed`, the range of the `Annotated[...]` around them."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
         return value
+    if origin is Annotated:
+        return _convert(args[0], value, key, default, declared_range(tp))
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, prefix=f"{key}.")
     if origin in (typing.Union, types.UnionType):
@@ -145,7 +223,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _convert(option, value, key)
+                return _convert(option, value, key, default)
+            except _OutOfRange:
+                raise
             except ConfigError as error:
                 errors.append(error.reason)
         names = " or ".join(_type_name(a) for a in args)
@@ -174,17 +254,19 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         raise ConfigError(key, f"must be true or false, but is {value!r}")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return _check_range(value, allowed, key, default)
         raise ConfigError(key, f"must be an integer, but is {value!r}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return _check_range(float(value), allowed, key, default)
         if isinstance(value, str):
             # PyYAML reads `1e-3` (no dot) as a string; accept what Python reads as a number.
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
+            else:
+                return _check_range(number, allowed, key, default)
         raise ConfigError(key, f"must be a number, but is {value!r}")
     if tp is str:
         if isinstance(value, str):

@@ -33,9 +33,5 @@ class DataError(SpireError):
     """A training or evaluation example that cannot be used."""
 
 
-class SynthesisError(SpireError):
-    """The bundled espeak-ng library cannot be loaded or fails to synthesize."""
-
-
 class LanguageError(SpireError):
     """A language name the prompts do not support."""

@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from spire.errors import LanguageError
 
 __all__ = [
+    "CHAT_TEMPLATE",
     "IM_END",
     "IM_START",
     "LANGUAGES",
@@ -35,8 +37,20 @@ __all__ = [
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 
-#: ISO 639-1 code -> English name as written in the prompts (the paper's evaluation languages
-#: plus a few neighbours).
+#: `chat` as a Jinja chat template (`tokenizer.apply_chat_template`), saved into every model
+#: folder spire writes, so transformers pipelines, TRL and vLLM's chat API render the exact
+#: prompts spire trains on (tests/spire/vocab/test_saving.py checks the two agree).
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+#: The languages the prompts support: ISO 639-1 code -> the English name written in the prompts
+#: (the paper's evaluation languages plus a few neighbours). The names stay written out, not
+#: taken from langcodes, because they are part of the trained prompt format: a new release of the
+#: language data must not change what the model is shown (a test checks that the two agree).
 LANGUAGES: dict[str, str] = {
     "en": "English",
     "de": "German",
@@ -57,25 +71,62 @@ LANGUAGES: dict[str, str] = {
     "tr": "Turkish",
     "hi": "Hindi",
 }
-_BY_NAME = {name.lower(): name for name in LANGUAGES.values()}
 
 
 def resolve_language(name_or_code: str) -> str:
-    """The prompt name of a language given its code or name, case-insensitively.
+    """The prompt name of a language as users write it: a code or tag ("de", "deu", "de-DE",
+    "de_DE"), or a name in English or in another language ("German", "german", "Deutsch",
+    "allemand"). Tags and names are read by `langcodes`; macrolanguages fold into their main
+    language (Mandarin "cmn" is Chinese).
 
-    >>> resolve_language("de"), resolve_language("french")
-    ('German', 'French')
+    >>> resolve_language("de"), resolve_language("de-DE"), resolve_language("Deutsch")
+    ('German', 'German', 'German')
+    >>> resolve_language("french"), resolve_language("zh-Hant")
+    ('French', 'Chinese')
     """
-    key = str(name_or_code).strip().lower()
-    if key in LANGUAGES:
-        return LANGUAGES[key]
-    if key in _BY_NAME:
-        return _BY_NAME[key]
-    supported = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+    text = str(name_or_code).strip()
+    code = _language_code(text)
+    if code in LANGUAGES:
+        return LANGUAGES[code]
+    supported = ", ".join(f"{c} ({n})" for c, n in LANGUAGES.items())
+    name = _display_name(code) if code else ""
+    known = f" ({code}: {name}, which the prompts do not support)" if name else ""
     raise LanguageError(
-        f"language must be one of {supported}, but is {name_or_code!r}; "
+        f"language must be one of {supported}, but is {name_or_code!r}{known}; "
         "fix: pass one of these codes or names"
     )
+
+
+@lru_cache(maxsize=256)
+def _language_code(text: str) -> str | None:
+    """The ISO 639 code of a language tag or name; None when it names no language."""
+    try:
+        import langcodes
+        import language_data  # noqa: F401  (langcodes reads names from it)
+    except ImportError as e:
+        raise LanguageError(
+            "langcodes and language_data must be installed to read language names, but "
+            f"{e.name} is not; fix: pip install 'langcodes[data]'"
+        ) from e
+    if not text:
+        return None
+    try:
+        # A well-formed tag wins over a name ("ga" is Irish, not the Ga language).
+        if langcodes.tag_is_valid(text):
+            language = langcodes.Language.get(text).language
+        else:
+            language = langcodes.find(text).language
+    except (LookupError, ValueError):
+        return None
+    return langcodes.standardize_tag(language, macro=True) if language else None
+
+
+def _display_name(code: str) -> str:
+    """The English name of a code langcodes knows; empty for unknown or private-use codes."""
+    import langcodes
+
+    name = langcodes.Language.get(code).display_name()
+    return "" if name.startswith("Unknown language") else name
 
 
 def asr_prompt(units: str) -> str:

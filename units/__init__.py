@@ -27,6 +27,8 @@ _EXPORTS = {
     "describe_source": "units.audio",
     # encoding
     "PUA_OFFSET": "units.encoding",
+    "UNIT_FORMATS": "units.encoding",
+    "unit_strings": "units.encoding",
     "dedup": "units.encoding",
     "ids_to_text": "units.encoding",
     "text_to_ids": "units.encoding",
@@ -48,6 +50,7 @@ _EXPORTS = {
     "sample_features": "units.corpus.sampling",
     "label_corpus": "units.corpus.labelling",
     "LabelSummary": "units.corpus.labelling",
+    "read_labelled": "units.corpus.results",
 }
 
 __all__ = sorted(_EXPORTS)

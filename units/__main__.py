@@ -13,13 +13,17 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the command; user errors (`UnitsError`) exit 2, as `spire` does."""
     from units import cli
+    from units.cli.logs import add_verbosity_flags, configure_logging, split_verbosity
     from units.errors import UnitsError
 
     parser = argparse.ArgumentParser(
         prog="python -m units", description=cli.__doc__.splitlines()[0]
     )
     cli.add_arguments(parser)
-    args = parser.parse_args(argv)
+    add_verbosity_flags(parser)
+    verbosity, rest = split_verbosity(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(rest)
+    configure_logging(verbosity + getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
     try:
         return int(cli.run(args) or 0)
     except UnitsError as error:

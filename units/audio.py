@@ -11,11 +11,16 @@ import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from units.errors import AudioError
+
+# Sample rates outside this range are taken as a mistake (a rate in kHz, samples passed as the
+# rate), not audio: 1 kHz is below any speech corpus, 384 kHz the top of studio converters.
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 384_000
 
 # A 2-D array is (frames, channels) or (channels, frames); the channel axis is the short one,
 # and real recordings have few channels. More than this is taken as a mistake, not audio.
@@ -71,7 +76,9 @@ def load_audio(
     scaled to [-1, 1]), a `datasets` audio dict (`{"bytes", "path"}` or
     `{"array", "sampling_rate"}`), or the torchcodec decoder that `datasets` >= 4 returns.
     Channels are averaged; resampling uses soxr's high-quality filter. `name` replaces the
-    source's own description in error messages.
+    source's own description in error messages. Sample rates (the source's and `sample_rate`)
+    must be integers from 1 kHz to 384 kHz. A WAV file shorter than its header says (cut off
+    while copying or downloading) is refused rather than read as the shorter audio.
 
     >>> import numpy as np
     >>> wave = load_audio((np.zeros(8000, dtype=np.int16), 8000))
@@ -82,12 +89,12 @@ def load_audio(
     if (
         isinstance(sample_rate, bool)
         or not isinstance(sample_rate, (int, np.integer))
-        or sample_rate <= 0
+        or not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE
     ):
         raise AudioError(
             label,
-            f"the target sample_rate must be a positive integer, but is {sample_rate!r}; "
-            "fix: pass e.g. sample_rate=16000",
+            f"the target sample_rate must be a positive integer from {MIN_SAMPLE_RATE} to "
+            f"{MAX_SAMPLE_RATE} Hz, but is {sample_rate!r}; fix: pass e.g. sample_rate=16000",
         )
     samples, rate, frames_first = _decode(source, label)
     wave = _to_mono_float(samples, label, frames_first)
@@ -99,6 +106,44 @@ def load_audio(
             np.float32, copy=False
         )
     return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def require_one_frame(wave: np.ndarray, featurizer: Any, label: str) -> None:
+    """Refuse `wave` (at the featurizer's rate) when it is too short for one featurizer frame.
+
+    The `AudioError` names `label` (the file), the shortest usable length and the fix; without
+    it the featurizer would refuse an anonymous batch entry.
+
+    >>> from units.features.mfcc import MfccFeaturizer  # doctest: +SKIP
+    >>> require_one_frame(np.zeros(100, np.float32), MfccFeaturizer(), "a.wav")  # doctest: +SKIP
+    Traceback (most recent call last):
+    units.errors.AudioError: a.wav: the audio must last at least 400 samples ...
+    """
+    if featurizer.num_frames(len(wave)) >= 1:
+        return
+    rate = int(featurizer.sample_rate)
+    need = _min_samples(featurizer.num_frames)
+    shortest = f"{need} samples ({need / rate:.4f} s at {rate} Hz)" if need else "one frame"
+    raise AudioError(
+        label,
+        f"the audio must last at least {shortest} to give one frame of features, but holds "
+        f"{len(wave)} samples ({len(wave) / rate:.4f} s); fix: drop this file, or pad it with "
+        "silence to that length",
+    )
+
+
+def _min_samples(num_frames: Any, limit: int = 1 << 26) -> int | None:
+    """The fewest samples that give one frame (num_frames grows with length), or None."""
+    high = 1
+    while num_frames(high) < 1:
+        high *= 2
+        if high > limit:
+            return None
+    low = high // 2  # gives no frame (or is 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if num_frames(middle) >= 1 else (middle, high)
+    return high
 
 
 def _decode(source: Any, label: str) -> tuple[np.ndarray, int, bool]:
@@ -177,14 +222,13 @@ def _read_file(path: Path, label: str) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return _read_sound(str(path), label)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as e:
         raise AudioError(
             label,
             f"the file cannot be decoded ({_first_line(e)}); fix: check that it is a complete "
             "wav/flac/ogg/mp3 file, or convert it (e.g. ffmpeg -i in -ar 16000 out.wav)",
         ) from e
-    return samples, int(rate)
 
 
 def _read_encoded(data: bytes, label: str) -> tuple[np.ndarray, int]:
@@ -193,14 +237,68 @@ def _read_encoded(data: bytes, label: str) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        return _read_sound(io.BytesIO(data), label)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OSError) as e:
         raise AudioError(
             label,
             f"the bytes cannot be decoded as audio ({_first_line(e)}); fix: pass the bytes of a "
             "complete wav/flac/ogg/mp3 file",
         ) from e
-    return samples, int(rate)
+
+
+def _read_sound(source: str | BinaryIO, label: str) -> tuple[np.ndarray, int]:
+    """Decode a path or an open file; a WAV holding fewer frames than its header states is refused."""
+    import soundfile as sf
+
+    with sf.SoundFile(source) as sound:
+        rate = _check_rate(sound.samplerate, label)
+        samples = sound.read(dtype="float32", always_2d=True)
+        container = sound.format
+    if container in ("WAV", "WAVEX"):
+        # libsndfile quietly shortens a cut-off WAV to what is there; its header still knows.
+        if isinstance(source, str):
+            with open(source, "rb") as handle:
+                stated = _wav_data_frames(handle)
+        else:
+            source.seek(0)
+            stated = _wav_data_frames(source)
+        if stated is not None and len(samples) < stated:
+            raise AudioError(
+                label,
+                f"the file is cut off: its header states {stated} samples ({stated / rate:.3f} s) "
+                f"but it holds {len(samples)} ({len(samples) / rate:.3f} s); fix: copy or "
+                "download the file again, or re-export it",
+            )
+    return samples, rate
+
+
+def _wav_data_frames(handle: BinaryIO) -> int | None:
+    """Frames a RIFF/WAVE header states for its data chunk; None when it does not say.
+
+    Streaming writers put 0 or 0xFFFFFFFF as the size ("unknown"); RF64 keeps it elsewhere.
+    """
+    head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    block_align = None
+    for _ in range(64):  # a few chunks (fmt, LIST, fact, ...) come before the data
+        chunk = handle.read(8)
+        if len(chunk) < 8:
+            return None
+        kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+        if kind == b"fmt ":
+            body = handle.read(size)
+            if len(body) < 14:
+                return None
+            block_align = int.from_bytes(body[12:14], "little")
+            handle.seek(size % 2, io.SEEK_CUR)
+            continue
+        if kind == b"data":
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block_align
+        handle.seek(size + size % 2, io.SEEK_CUR)  # chunks are padded to even sizes
+    return None
 
 
 def _as_array(array: Any, label: str) -> np.ndarray:
@@ -219,11 +317,16 @@ def _check_rate(rate: Any, label: str) -> int:
         value = float(rate)
     except (TypeError, ValueError):
         value = float("nan")
-    if not np.isfinite(value) or value <= 0 or value != int(value):
+    if (
+        not np.isfinite(value)
+        or value != int(value)
+        or not MIN_SAMPLE_RATE <= value <= MAX_SAMPLE_RATE
+    ):
         raise AudioError(
             label,
-            f"the sample rate must be a positive integer, but is {rate!r}; "
-            "fix: pass the rate the samples were recorded at",
+            f"the sample rate must be a positive integer from {MIN_SAMPLE_RATE} to "
+            f"{MAX_SAMPLE_RATE} Hz, but is {rate!r}; fix: pass the rate the samples were "
+            "recorded at (in Hz)",
         )
     return int(value)
 

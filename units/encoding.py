@@ -1,5 +1,6 @@
-"""Unit ids as text, and dedup of consecutive repeats.
+"""THE unit text format: unit ids as text (and back), the unit strings of a vocabulary, dedup.
 
+Every other module imports the format from here (`PUA_OFFSET`, `UNIT_FORMATS`, `unit_strings`).
 Two renderings of unit `i` (REFERENCE.md): the private-use character `chr(983040 + i)`
 ("pua", what the released SPIRE models read; one character per unit, one token per unit after
 vocabulary extension) and `<extra_id_i>` ("extra_id"). Both directions are vectorized with numpy
@@ -26,6 +27,7 @@ PUA_OFFSET = 983040
 # Plane 15's private use area ends at U+FFFFD; the last two code points are non-characters.
 _PUA_CAPACITY = 0xFFFFD - PUA_OFFSET + 1
 UNIT_FORMATS = ("pua", "extra_id")
+"""The unit renderings: "pua" (one private-use character per unit) and "extra_id" (`<extra_id_i>`)."""
 
 _EXTRA_ID_PREFIX = "<extra_id_"
 _EXTRA_IDS = re.compile(r"(?:<extra_id_(?:0|[1-9][0-9]*)>)*")
@@ -79,6 +81,30 @@ def ids_to_text(ids: Sequence[int] | np.ndarray, unit_format: str = "pua") -> st
     if unit_format == "pua":
         return (array + PUA_OFFSET).astype("<u4").tobytes().decode("utf-32-le")
     return "".join([f"<extra_id_{i}>" for i in array.tolist()])
+
+
+def unit_strings(num_units: int, unit_format: str = "pua") -> list[str]:
+    """The text of units 0..num_units-1, one string per unit (what a tokenizer adds as tokens).
+
+    >>> unit_strings(2, "extra_id")
+    ['<extra_id_0>', '<extra_id_1>']
+    >>> unit_strings(2) == [chr(PUA_OFFSET), chr(PUA_OFFSET + 1)]
+    True
+    """
+    _check_format(unit_format)
+    if isinstance(num_units, bool) or not isinstance(num_units, (int, np.integer)) or num_units < 1:
+        raise UnitFormatError(
+            f"num_units must be a positive integer, but is {num_units!r}; fix: pass the k-means k"
+        )
+    num_units = int(num_units)
+    if unit_format == "pua" and num_units > _PUA_CAPACITY:
+        raise UnitFormatError(
+            f"num_units must be at most {_PUA_CAPACITY} for unit_format='pua' (the private-use "
+            f"plane's size), but is {num_units}; fix: use unit_format='extra_id' or fewer units"
+        )
+    if unit_format == "pua":
+        return [chr(PUA_OFFSET + i) for i in range(num_units)]
+    return [f"<extra_id_{i}>" for i in range(num_units)]
 
 
 def text_to_ids(

@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from units.audio import load_audio
+from units.audio import describe_source, load_audio, require_one_frame
+from units.encoding import UNIT_FORMATS, ids_to_text
 from units.encoding import dedup as collapse
-from units.encoding import ids_to_text
 from units.errors import ModelFormatError, QuantizerMismatchError, UnitFormatError
 from units.features.base import Featurizer
 from units.features.registry import load_featurizer
+from units.files import write_json
 
 EXTRACTOR_FILE = "extractor.json"
 _FORMAT = "spire-unit-extractor"
-_UNIT_FORMATS = ("pua", "extra_id")
 # Provenance fields that must agree between the featurizer and what k-means was fit on.
 _COMPARED = ("type", "model_type", "layer", "dim", "normalize")
 
@@ -100,9 +100,9 @@ class UnitExtractor:
         unit_format: str = "pua",
         check_compatible: bool = True,
     ) -> None:
-        if unit_format not in _UNIT_FORMATS:
+        if unit_format not in UNIT_FORMATS:
             raise UnitFormatError(
-                f"unit_format must be one of {_UNIT_FORMATS}, but is {unit_format!r}; fix: pass unit_format='pua'"
+                f"unit_format must be one of {UNIT_FORMATS}, but is {unit_format!r}; fix: pass unit_format='pua'"
             )
         if quantizer.dim != featurizer.dim:
             raise QuantizerMismatchError(
@@ -110,19 +110,20 @@ class UnitExtractor:
                 f"have {quantizer.dim}; fix: fit k-means on this featurizer's features"
             )
         fitted = getattr(quantizer, "provenance", None)
-        if check_compatible and fitted:
-            found = provenance_differences(featurizer.provenance(), fitted)
-            if found:
-                raise QuantizerMismatchError(
-                    "the k-means model must be fit on this featurizer's features, but differs in "
-                    + "; ".join(found)
-                    + "; fix: use the k-means fit for this encoder and layer, or pass "
-                    "check_compatible=False if you know they match"
-                )
+        found = provenance_differences(featurizer.provenance(), fitted) if fitted else []
+        if check_compatible and found:
+            raise QuantizerMismatchError(
+                "the k-means model must be fit on this featurizer's features, but differs in "
+                + "; ".join(found)
+                + "; fix: use the k-means fit for this encoder and layer, or pass "
+                "check_compatible=False if you know they match"
+            )
         self.featurizer = featurizer
         self.quantizer = quantizer
         self.dedup = bool(dedup)
         self.unit_format = unit_format
+        # False only for a pairing forced past a mismatch; saved, so loading it needs the flag.
+        self.check_compatible = not found
 
     @classmethod
     def from_pretrained(
@@ -152,6 +153,12 @@ class UnitExtractor:
                 f"{path}: format must be {_FORMAT!r}, but is {record.get('format')!r}; "
                 "fix: point at a folder written by UnitExtractor.save_pretrained"
             )
+        if record.get("check_compatible") is False and check_compatible:
+            raise QuantizerMismatchError(
+                f"{path} was saved with check_compatible=False (its k-means was fit on other "
+                "features than its featurizer gives), so it must be loaded knowingly, but "
+                "check_compatible is True; fix: pass check_compatible=False to use it anyway"
+            )
         featurizer = load_featurizer(directory, device=device)
         quantizer = KMeansQuantizer.from_pretrained(directory / "kmeans")
         return cls(
@@ -179,11 +186,11 @@ class UnitExtractor:
             "version": 1,
             "dedup": self.dedup,
             "unit_format": self.unit_format,
+            "check_compatible": self.check_compatible,
             "provenance": self.provenance(),
         }
-        tmp = directory / (EXTRACTOR_FILE + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        tmp.replace(directory / EXTRACTOR_FILE)
+        # Written last: a folder without extractor.json is visibly incomplete.
+        write_json(directory / EXTRACTOR_FILE, record)
         return directory
 
     def provenance(self) -> dict[str, Any]:
@@ -210,6 +217,8 @@ class UnitExtractor:
         waves = [
             load_audio(self._source(s, sample_rate), self.featurizer.sample_rate) for s in sources
         ]
+        for source, wave in zip(sources, waves):  # too short: name the file, not "waves[i]"
+            require_one_frame(wave, self.featurizer, describe_source(source))
         sequences = self.extract_waves(waves)
         return sequences if many else sequences[0]
 

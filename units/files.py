@@ -15,13 +15,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["TMP_PREFIX", "atomic_open", "json_line", "read_json", "remove_stale_temps", "write_json", "write_lines"]
+__all__ = [
+    "TMP_PREFIX",
+    "atomic_open",
+    "json_line",
+    "json_text",
+    "read_json",
+    "remove_stale_temps",
+    "write_json",
+    "write_lines",
+]
 
 TMP_PREFIX = ".tmp-"
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; set it back at once.
+    # Linux states it in /proc (read-only, so safe while other threads create files); elsewhere
+    # os.umask can only be read by setting it, so set it back at once.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -58,10 +75,15 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
         raise
 
 
+def json_text(data: Any) -> str:
+    """`data` as indented, key-sorted JSON text, the one layout of every JSON file written here."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write `data` as indented, key-sorted JSON atomically (same data -> same bytes)."""
     with atomic_open(path, "w") as handle:
-        handle.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        handle.write(json_text(data))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

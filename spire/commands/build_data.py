@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help="unit manifest (repeatable; adds a speech source)",
         )
         sub.add_argument("--seq-len", type=int, help="tokens per row (sets `seq_len`)")
-        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show the progress bar")
+        # The old spelling, kept working but not advertised.
+        sub.add_argument("--quiet", dest="progress", action="store_false", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sub.add_argument("overrides", nargs="*", help="key.sub=value overrides")
 
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seq_len:
         overrides["seq_len"] = args.seq_len
     config = resolve_config(cls, args.config, overrides)
-    summary = build(config, args.out, progress=not args.quiet)
+    summary = build(config, args.out, progress=args.progress)
     save_config(config, f"{args.out}/config.yaml")
     dropped = (
         ", ".join(f"{reason} {count}" for reason, count in sorted(summary.dropped.items()))

@@ -1,8 +1,9 @@
-"""`spire eval`: score a model on a JSONL manifest or saved dataset; writes JSON + Markdown.
+"""`spire eval`: score a model on a manifest, saved dataset or audiofolder; writes JSON + Markdown.
 
     spire eval --model runs/it --data test.jsonl --task asr
     spire eval --model runs/it --data fleurs_de/ --task st --to German --comet-model wmt22-comet-da/
     spire eval --model runs/it --data flores.jsonl --task mt --src English --to German
+    spire eval --model runs/it --data my_clips/ --task asr --ref-column transcription   # audiofolder
 
 ASR reports WER and CER (after Whisper's English normalizer); ST and MT report BLEU and chrF
 (sacreBLEU, signatures recorded) and COMET when `unbabel-comet` and a local model are there.
@@ -23,7 +24,12 @@ from spire.commands.transcribe import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("--data", required=True, help="JSONL manifest or saved datasets folder")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="JSONL or TSV (+ .wrd) manifest, saved datasets folder (DIR or DIR:SPLIT), or "
+        "audiofolder (a folder with metadata.csv/jsonl)",
+    )
     parser.add_argument("--task", required=True, choices=("asr", "st", "mt"))
     parser.add_argument("--to", default="German", help="target language for st/mt (name or code)")
     parser.add_argument("--src", default="English", help="source language for mt (name or code)")
@@ -33,7 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source-column", help="source-text column (default: the source code or text)"
     )
-    parser.add_argument("--split", help="split of a saved DatasetDict (default: test)")
+    parser.add_argument(
+        "--audio-column", help="audio column (default: the dataset's Audio column, else audio)"
+    )
+    parser.add_argument("--split", help="split of a saved DatasetDict or audiofolder (default: test)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N examples")
     parser.add_argument("--comet-model", help="local COMET checkpoint folder (needs unbabel-comet)")
     parser.add_argument("--out", default="eval", help="folder for report.json and report.md")
@@ -53,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         source_language=source,
         reference_column=args.ref_column,
         source_column=args.source_column,
+        audio_column=args.audio_column,
         split=args.split,
         limit=args.limit,
     )

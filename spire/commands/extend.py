@@ -29,20 +29,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init", choices=("default", "mean"), default="default", help="new-row initialisation"
     )
-    parser.add_argument("--pad-to-multiple-of", type=int, default=64)
     parser.add_argument(
-        "--extractor", help="saved unit extractor folder (or JSON) whose provenance to record"
+        "--pad-to-multiple-of", type=int, default=64, help="embedding rows (>= 1; 1: no padding)"
+    )
+    parser.add_argument(
+        "--extractor",
+        help="saved unit extractor folder (or its extractor.json): checked against --num-units, "
+        "recorded and copied into OUT/extractor; a JSON of provenance alone is checked and recorded",
+    )
+    parser.add_argument(
+        "--check-compatible",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refuse an extractor whose k-means cannot be checked against its featurizer (no "
+        "provenance, or a forced pairing); --no-check-compatible accepts it with a warning and "
+        "records that in config.spire",
     )
     parser.add_argument("--seed", type=int, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from spire.vocab.extend import extend_model
+    from spire.vocab.pairing import extractor_folder, read_extractor_provenance
 
-    from spire.vocab.extend import extend_model, read_extractor_provenance
-
-    provenance = read_extractor_provenance(args.extractor) if args.extractor else None
-    extractor_dir = args.extractor if args.extractor and Path(args.extractor).is_dir() else None
+    folder = extractor_folder(args.extractor) if args.extractor else None
+    provenance = (
+        read_extractor_provenance(args.extractor) if args.extractor and folder is None else None
+    )
     result = extend_model(
         args.model,
         args.out,
@@ -52,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         pad_to_multiple_of=args.pad_to_multiple_of,
         extractor_provenance=provenance,
-        extractor_dir=extractor_dir,
+        extractor_dir=folder,
+        check_compatible=args.check_compatible,
         seed=args.seed,
     )
     print(

@@ -10,8 +10,29 @@ from __future__ import annotations
 
 import argparse
 
+#: Settings whose defaults `spire train --help` shows (all of them: --print-config).
+_SHOWN = ("stage", "epochs", "micro_batch", "grad_accum", "data.seq_len", "optim.name", "optim.lr",
+          "optim.scheduler", "optim.warmup_steps", "loss.name", "bf16", "seed", "save_steps")
+
+
+def _defaults() -> str:
+    from spire.training.config import TrainConfig
+
+    config, lines = TrainConfig(), []
+    for key in _SHOWN:
+        value: object = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        lines.append(f"  {key} (default: {value})")
+    return "\n".join(lines)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("Settings that the YAML and the overrides leave out take TrainConfig's defaults (the\n"
+                     "paper's IT settings; --print-config shows every resolved value), among them:\n"
+                     f"{_defaults()}\n"
+                     "The loss and the optimizer are chosen by name: loss.name from spire.training.losses.LOSSES,\n"
+                     "optim.name from spire.training.optimizers.OPTIMIZERS.")
     parser.add_argument("--config", required=True, help="YAML recipe, e.g. configs/train/spire_full_it.yaml")
     parser.add_argument(
         "overrides",

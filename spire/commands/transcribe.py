@@ -1,7 +1,13 @@
 """`spire transcribe`: speech files -> English text, one line (or JSON object) per file.
 
     spire transcribe --model runs/it clip1.wav clip2.flac
-    spire transcribe --model runs/it --format jsonl --num-beams 4 *.wav > out.jsonl
+    spire transcribe --model runs/it --format jsonl --num-beams 4 clips/ -o out/clips.jsonl
+    spire transcribe --model runs/it test.jsonl saved_dataset:test audiofolder/ --audio-column audio
+
+A folder stands for the audio files under it (sorted by path); a manifest, saved dataset or
+audiofolder for its rows (`spire.inference.sources`; outputs named `SOURCE#ID`). A file that
+cannot be read or turned into units gets an error entry (an empty line in text output; `"error"`
+in JSONL, and a line on stderr) while the others get their text; the exit code is then 2.
 
 Also holds the pieces `spire translate` and `spire eval` share (model and decoding options).
 """
@@ -20,7 +26,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="folder of the extended (trained) model")
     parser.add_argument(
         "--extractor",
-        help="unit extractor folder (default: MODEL/extractor or the one recorded in config.spire)",
+        help="unit extractor folder (default: MODEL/extractor; required for a released SPIRE "
+        "model, which has no config.spire)",
+    )
+    parser.add_argument(
+        "--check-compatible",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="refuse an extractor whose k-means cannot be checked against its featurizer (no "
+        "provenance, or a forced pairing); --no-check-compatible uses it with a warning",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda when available)")
     parser.add_argument("--dtype", help="float32, bfloat16 … (default: as saved)")
@@ -66,34 +80,100 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, mp3)"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="audio files (wav, flac, ogg, mp3), folders of them, JSONL/TSV manifests, saved "
+        "datasets (DIR or DIR:SPLIT) or audiofolders (a folder with metadata.csv/jsonl)",
+    )
+    parser.add_argument("--split", help="split of a saved dataset or audiofolder (default: test, or the only one)")
+    parser.add_argument(
+        "--audio-column", help="audio column of a dataset or manifest (default: the Audio column, else audio)"
     )
     parser.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     parser.add_argument("--output", "-o", help="write here instead of standard output")
 
 
-def check_files(files: list[str]) -> None:
-    """Fail on a missing file before spending time on loading the model."""
+def collect_inputs(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
+    """(names, audio sources) of the FILE arguments: audio files and folders of them by path;
+    manifests, saved datasets and audiofolders row by row, named `SOURCE#ID`. Everything is
+    listed (audio undecoded) before the model loads, so a wrong path fails at once."""
+    from spire.inference.sources import read_rows, source_kind
+
+    names: list[str] = []
+    sources: list[Any] = []
+    for name in args.files:
+        listed = Path(name).exists() or Path(name.rpartition(":")[0]).is_dir()  # DIR:SPLIT
+        if listed and source_kind(name) in ("jsonl", "tsv", "dataset", "audiofolder"):
+            rows = read_rows(name, split=args.split, audio_column=args.audio_column)
+            names += [f"{name}#{row.id}" for row in rows]
+            sources += [row.audio for row in rows]
+        else:
+            files = check_files([name])
+            names += files
+            sources += files
+    return names, sources
+
+
+def check_files(files: list[str]) -> list[str]:
+    """The audio files to read, folders expanded (sorted); fails on a missing path before the
+    model is loaded."""
+    from spire.inference.inputs import audio_files
     from units.errors import AudioError
 
+    out = []
     for name in files:
-        if not Path(name).is_file():
+        path = Path(name)
+        if path.is_dir():
+            found = audio_files(path)
+            if not found:
+                raise AudioError(
+                    name, "a folder must hold audio files (wav, flac, ogg, mp3 …), but this one "
+                    "holds none; fix: check the path"
+                )
+            out += [str(p) for p in found]
+        elif path.is_file():
+            out.append(name)
+        else:
             raise AudioError(name, "the file must exist, but does not; fix: check the path")
+    return out
+
+
+def check_output(output: str | None) -> None:
+    """Refuse an output path that is a folder before the model is loaded."""
+    from spire.errors import SpireError
+
+    if output and Path(output).is_dir():
+        raise SpireError(
+            f"--output must be a file path, but {output} is a folder; fix: name a file in it, "
+            f"e.g. {Path(output) / 'transcripts.txt'}"
+        )
 
 
 def load_model(args: argparse.Namespace):
     from spire.inference.model import SpireModel
 
     return SpireModel.from_pretrained(
-        args.model, args.extractor, device=args.device, dtype=args.dtype, backend=args.backend
+        args.model,
+        args.extractor,
+        device=args.device,
+        dtype=args.dtype,
+        backend=args.backend,
+        check_compatible=args.check_compatible,
     )
 
 
-def write_results(args: argparse.Namespace, results: list[Any]) -> None:
-    lines = []
+def write_results(args: argparse.Namespace, results: list[Any]) -> int:
+    """Write one line per file; report failed files on stderr; return the exit code."""
+    lines, failed = [], 0
     for name, result in zip(args.files, results):
+        if result.error is not None:
+            failed += 1
+            print(f"error: {result.error}", file=sys.stderr)
         if args.format == "text":
             lines.append(" ".join(result.text.split()))
+        elif result.error is not None:
+            lines.append(json.dumps({"file": name, "error": result.error}, ensure_ascii=False))
         else:
             record = {
                 "file": name,
@@ -107,14 +187,21 @@ def write_results(args: argparse.Namespace, results: list[Any]) -> None:
             lines.append(json.dumps(record, ensure_ascii=False))
     text = "\n".join(lines) + "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        from units.files import atomic_open
+
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(args.output, "w") as handle:
+            handle.write(text)
     else:
         sys.stdout.write(text)
+    if failed:
+        print(f"error: {failed} of {len(results)} files gave no text (see above)", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
-    check_files(args.files)
+    args.files, sources = collect_inputs(args)
+    check_output(args.output)
     model = load_model(args)
-    results = model.transcribe(list(args.files), **decoding_kwargs(args))
-    write_results(args, results)
-    return 0
+    results = model.transcribe(sources, on_error="keep", **decoding_kwargs(args))
+    return write_results(args, results)

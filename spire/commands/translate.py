@@ -12,7 +12,8 @@ from spire.commands.transcribe import (
     add_decoding_arguments,
     add_model_arguments,
     add_output_arguments,
-    check_files,
+    check_output,
+    collect_inputs,
     decoding_kwargs,
     load_model,
     write_results,
@@ -32,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from spire.prompts import resolve_language
 
     language = resolve_language(args.to)  # an unknown language fails before any loading
-    check_files(args.files)
+    args.files, sources = collect_inputs(args)
+    check_output(args.output)
     model = load_model(args)
-    results = model.translate(list(args.files), to=language, **decoding_kwargs(args))
-    write_results(args, results)
-    return 0
+    results = model.translate(sources, to=language, on_error="keep", **decoding_kwargs(args))
+    return write_results(args, results)

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from spire.config import AT_LEAST_1, NON_NEGATIVE, CheckedConfig
 from spire.data.output import BuildSummary, write_rows
 from spire.data.packing import IGNORE_INDEX, PackStats, concat_and_split, pack_examples
 from spire.data.sources import (
@@ -52,7 +53,7 @@ CATEGORIES = ("speech", "parallel", "monolingual")
 
 
 @dataclass(kw_only=True)
-class CptDataConfig:
+class CptDataConfig(CheckedConfig):
     """How to build the continued-pretraining data (defaults: the paper's settings)."""
 
     tokenizer: str
@@ -63,12 +64,12 @@ class CptDataConfig:
     """Parallel text, rendered `<Src>: …\\n<Tgt>: …`."""
     monolingual: list[TextSource] = field(default_factory=list)
     """Plain text, so that the model keeps its text ability."""
-    proportions: dict[str, float] = field(
+    proportions: dict[str, Annotated[float, NON_NEGATIVE]] = field(
         default_factory=lambda: {"speech": 5.0, "parallel": 0.5, "monolingual": 0.5}
     )
     """Relative token shares of the categories (normalised over those with sources); the
     paper's earlier mix was 5B speech + 1B text tokens."""
-    seq_len: int = 2048
+    seq_len: Annotated[int, AT_LEAST_1] = 2048
     """Tokens per packed row (the paper's context length)."""
     long_documents: Literal["pack", "split", "drop"] = "pack"
     """"pack": documents are packed whole into padded rows (first fit); only a text document
@@ -79,13 +80,13 @@ class CptDataConfig:
     packed whole (2 epochs, padding 0.9%). "drop": packed whole, longer documents dropped."""
     stop: Literal["first_exhausted", "all_exhausted"] = "first_exhausted"
     """Stop when the first category runs out (proportions hold) or when all do."""
-    max_tokens: int | None = None
+    max_tokens: Annotated[int, AT_LEAST_1] | None = None
     """Stop once this many document tokens are kept (None: no limit)."""
     add_eos: bool = True
     """Append EOS to every document."""
     drop_last: bool = False
     """Drop the last, partly filled row ("split" mode)."""
-    tokenize_batch: int = 256
+    tokenize_batch: Annotated[int, AT_LEAST_1] = 256
     """Documents tokenized per call (throughput; also how far each category reads ahead)."""
     unit_loss: bool = True
     """True: plain language-model loss on every token (the paper's CPT). False: unit tokens are

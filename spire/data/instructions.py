@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from spire.config import AT_LEAST_1, NON_NEGATIVE, SEED, CheckedConfig
 from spire.data.output import BuildSummary, write_rows
 from spire.data.packing import IGNORE_INDEX, PackStats, buffered_shuffle, pack_examples, unpacked
 from spire.data.sources import (
@@ -58,7 +59,7 @@ TASKS = ("asr", "st", "st_multiturn")
 
 
 @dataclass(kw_only=True)
-class ItDataConfig:
+class ItDataConfig(CheckedConfig):
     """How to build the instruction-tuning data (defaults: the paper's settings)."""
 
     tokenizer: str
@@ -74,19 +75,19 @@ class ItDataConfig:
     """Language code -> row field holding that translation."""
     parallel: list[ParallelSource] = field(default_factory=list)
     """Parallel text for the text-translation task."""
-    seq_len: int = 4096
+    seq_len: Annotated[int, AT_LEAST_1] = 4096
     """Tokens per row (the paper packs IT examples into 4096)."""
     packing: bool = True
     """Pack examples into padded rows of `seq_len`; false: one unpadded example per row."""
-    open_rows: int = 8
+    open_rows: Annotated[int, AT_LEAST_1] = 8
     """Partly filled rows kept open by the first-fit packer."""
     overlong: Literal["drop", "truncate"] = "drop"
     """What to do with an example longer than `seq_len` tokens."""
-    shuffle_buffer: int = 10000
+    shuffle_buffer: Annotated[int, NON_NEGATIVE] = 10000
     """Examples shuffled through a buffer of this size before packing (0: keep order)."""
-    seed: int = 0
+    seed: Annotated[int, SEED] = 0
     """Seed of the shuffle."""
-    tokenize_batch: int = 256
+    tokenize_batch: Annotated[int, AT_LEAST_1] = 256
     """Examples tokenized per call."""
 
 

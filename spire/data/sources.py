@@ -2,13 +2,14 @@
 
 Everything is read lazily, row by row, so corpora larger than memory stream through:
 
->>> rows = read_records("labels/")            # units-*.jsonl[.gz] / units-*.arrow shards   # doctest: +SKIP
+>>> rows = read_records("labels/")            # the output folder of `spire units label`   # doctest: +SKIP
 >>> next(iter(rows))["units"][:2]                                                           # doctest: +SKIP
 
 Accepted inputs: a JSONL file (`.jsonl`, `.jsonl.gz`), an Arrow IPC stream (`.arrow`, what
-`spire units label --format arrow` writes), a folder of such shards (`units-*` files when
-present, otherwise every JSONL/Arrow file, in name order), a `datasets` folder saved with
-`save_to_disk`, and for plain text a `.txt` file (one document per line).
+`spire units label --format arrow` writes), a labeller's output folder (its shards, as
+`units.corpus.results` lists them), another folder of JSONL/Arrow files (all, in name order),
+a `datasets` folder saved with `save_to_disk`, and for plain text a `.txt` file (one document
+per line).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spire.errors import ConfigError, DataError
+from spire.errors import ConfigError, DataError, VocabularyError
+from spire.vocab.metadata import UnitVocab
 
 __all__ = [
     "ParallelSource",
@@ -82,9 +84,12 @@ class TextSource:
 
 
 def _shard_files(folder: Path) -> list[Path]:
+    from units.corpus.results import is_labelled, labelled_files
+
+    if is_labelled(folder):
+        return labelled_files(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(_SUFFIXES))
-    units = [p for p in files if p.name.startswith("units-")]
-    return units or [p for p in files if not p.name.startswith(("rejects", "summary"))]
+    return [p for p in files if not p.name.startswith(("rejects", "summary"))]
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -185,31 +190,21 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
     return {str(row["id"]): str(row.get("text", "")) for row in read_records(path)}
 
 
-@dataclass(frozen=True)
-class VocabInfo:
-    """The unit vocabulary of an extended model (its `config.spire`)."""
-
-    num_units: int
-    unit_format: str
-    first_unit_id: int
+#: The unit vocabulary of an extended model: `spire.vocab.metadata.UnitVocab` under its old name.
+VocabInfo = UnitVocab
 
 
-def vocab_info(model_dir: str | Path) -> VocabInfo:
-    """Read `config.spire` of an extended model folder; ConfigError if it is not extended."""
-    config_path = Path(model_dir) / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(
-            "tokenizer", f"must be an extended model folder, but {config_path} does not exist"
-        )
-    spire = json.loads(config_path.read_text()).get("spire")
-    if not spire:
-        raise ConfigError(
-            "tokenizer",
-            f"must be a model extended with unit tokens, but {model_dir} has no config.spire; fix: run `spire extend` first",
-        )
-    return VocabInfo(
-        int(spire["num_units"]), str(spire["unit_format"]), int(spire["first_unit_id"])
-    )
+def vocab_info(model_dir: str | Path) -> UnitVocab:
+    """The `UnitVocab` of an extended model folder (`UnitVocab.load`); ConfigError naming
+    `tokenizer` (the data config's key) when the folder has no unit tokens.
+
+    >>> vocab_info("runs/extended").first_unit_id                          # doctest: +SKIP
+    32005
+    """
+    try:
+        return UnitVocab.load(model_dir)
+    except VocabularyError as error:
+        raise ConfigError("tokenizer", f"must be an extended model folder, but: {error}") from error
 
 
 def unit_text(value: Any, *, num_units: int, unit_format: str, example_id: str) -> str:

@@ -1,7 +1,8 @@
 """Evaluate a `SpireModel` on ASR (WER/CER), speech translation and text translation (BLEU, chrF, COMET).
 
 Data is a JSONL manifest (one object per line: `audio` for speech tasks, reference columns
-such as `text`, `de`, `fr`) or a saved `datasets` folder with the same columns. The result is
+such as `text`, `de`, `fr`), a TSV manifest with its `.wrd` transcripts, a saved `datasets`
+folder or an audiofolder with the same columns, or a `datasets.Dataset` in memory. The result is
 an `EvalReport` recording model, data, decoding settings, scores and timing.
 
 >>> model = SpireModel.from_pretrained("runs/it")                              # doctest: +SKIP
@@ -40,36 +41,15 @@ class EvalExample:
     source_text: str | None = None
 
 
-def _read_rows(path: Path, split: str | None) -> list[dict[str, Any]]:
-    if path.is_dir():
-        import datasets
+def _read_rows(data: Any, split: str | None, audio_column: str | None) -> list[dict[str, Any]]:
+    """Rows as dicts (`id`, `audio`, the other columns) from a path or an in-memory Dataset."""
+    from spire.inference.sources import dataset_rows, read_rows
 
-        try:
-            data = datasets.load_from_disk(str(path))
-        except (FileNotFoundError, ValueError) as error:
-            raise DataError(
-                f"--data must be a JSONL manifest or a saved datasets folder, but {path} is "
-                f"neither ({error}); fix: save it with Dataset.save_to_disk"
-            ) from error
-        if isinstance(data, datasets.DatasetDict):
-            names = list(data)
-            chosen = split or ("test" if "test" in data else names[0] if len(names) == 1 else None)
-            if chosen not in data:
-                raise DataError(
-                    f"--split must be one of {names}, but is {chosen!r}; fix: pass --split NAME"
-                )
-            data = data[chosen]
-        return [dict(row) for row in data]
-    if not path.is_file():
-        raise DataError(f"--data must exist, but {path} does not; fix: check the path")
-    from spire.data.sources import read_jsonl
-
-    rows = []
-    for row in read_jsonl(path):
-        if isinstance(row.get("audio"), str) and not Path(row["audio"]).is_absolute():
-            row["audio"] = str(path.parent / row["audio"])  # relative to the manifest
-        rows.append(row)
-    return rows
+    if isinstance(data, (str, Path)):
+        rows = read_rows(data, split=split, audio_column=audio_column)
+    else:
+        rows = dataset_rows(data, audio_column=audio_column)
+    return [{**row.fields, "id": row.id, "audio": row.audio} for row in rows]
 
 
 def _column(row: dict[str, Any], candidates: tuple[str, ...], what: str, where: str) -> str:
@@ -83,29 +63,32 @@ def _column(row: dict[str, Any], candidates: tuple[str, ...], what: str, where: 
 
 
 def read_eval_data(
-    path: str | Path,
+    path: Any,
     *,
     task: str,
     language: str = "German",
     source_language: str = "English",
     reference_column: str | None = None,
     source_column: str | None = None,
+    audio_column: str | None = None,
     split: str | None = None,
     limit: int | None = None,
 ) -> list[EvalExample]:
-    """Examples for `task` from a JSONL manifest or saved dataset.
+    """Examples for `task` from a JSONL or TSV manifest, a saved dataset, an audiofolder, or an
+    in-memory `datasets.Dataset` (`spire.inference.sources`; audio is never decoded here).
 
     References: ASR reads `text` (or transcript, sentence …); ST/MT read the target language's
     code or name (`de` / `German` / `german`). MT sources and ST transcripts (for COMET) come
-    from the source language's code/name or `text`.
+    from the source language's code/name or `text`. `audio_column` names the audio column
+    (default: the dataset's Audio column, else `audio`).
     """
     if task not in TASKS:
-        raise DataError(f"task must be one of {TASKS}, but is {task!r}; fix: pass --task asr|st|mt")
-    path = Path(path)
-    rows = _read_rows(path, split)[: limit if limit else None]
+        raise DataError(f"task must be one of {TASKS}, but is {task!r}; fix: pass one of them")
+    rows = _read_rows(path, split, audio_column)[: limit if limit else None]
+    where = str(path) if isinstance(path, (str, Path)) else "the dataset"
     if not rows:
         raise DataError(
-            f"--data must hold at least one example, but {path} is empty; fix: check it"
+            f"path must hold at least one example, but {where} is empty; fix: check it"
         )
 
     def names(lang: str, extra: tuple[str, ...]) -> tuple[str, ...]:
@@ -118,14 +101,17 @@ def read_eval_data(
     else:
         refs = (reference_column,) if reference_column else names(language, ("translation",))
     sources = (source_column,) if source_column else names(source_language, _TRANSCRIPT_COLUMNS)
-    ref_col = _column(rows[0], refs, "the reference", str(path))
+    ref_col = _column(rows[0], refs, "the reference", where)
     src_col = None
     if task == "mt":
-        src_col = _column(rows[0], sources, "the source text", str(path))
+        src_col = _column(rows[0], sources, "the source text", where)
     elif task == "st":
         src_col = next((c for c in sources if rows[0].get(c) is not None), None)
-    if task != "mt":
-        _column(rows[0], ("audio",), "the audio", str(path))
+    if task != "mt" and rows[0].get("audio") is None:
+        raise DataError(
+            f"the audio column must hold audio, but {where} has none in its first row (columns "
+            f"{sorted(rows[0])}); fix: pass audio_column= (--audio-column) the column with the audio"
+        )
     examples = []
     for index, row in enumerate(rows):
         source_text = str(row[src_col]) if src_col and row.get(src_col) is not None else None
@@ -178,7 +164,7 @@ def evaluate(
         scores = [bleu(hyps, refs, language=target), chrf(hyps, refs)]
         sources = [e.source_text for e in examples]
         if comet_model is None:
-            notes.append("COMET not computed: no --comet-model given")
+            notes.append("COMET not computed: no comet_model given")
         elif any(s is None for s in sources):
             notes.append("COMET not computed: the data has no source-text column")
         else:
@@ -222,7 +208,8 @@ def evaluate(
 
 
 def _model_info(model: Any) -> dict[str, Any]:
-    units = dict(getattr(model, "units", {}) or {})
+    vocab = getattr(model, "units", None)
+    units = vocab.to_dict() if hasattr(vocab, "to_dict") else {}
     extractor = getattr(model, "extractor", None)
     info: dict[str, Any] = {"path": str(getattr(model, "model_dir", None) or "<in memory>")}
     info["units"] = {k: v for k, v in units.items() if k != "extractor"}

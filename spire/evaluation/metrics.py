@@ -182,7 +182,7 @@ def comet(
     _check_parallel(sources, references)
     if model_path is None:
         raise MetricUnavailableError(
-            "COMET needs a local model, but model_path is None; fix: pass --comet-model DIR "
+            "COMET needs a local model, but model_path is None; fix: pass model_path= "
             "(a downloaded COMET checkpoint folder)"
         )
     try:

@@ -15,6 +15,11 @@ _EXPORTS = {
     "SpireResult": "spire.inference.model",
     "DecodingSettings": "spire.inference.generation",
     "split_audio": "spire.inference.chunking",
+    "Segment": "spire.inference.segmentation",
+    "SileroVad": "spire.inference.segmentation",
+    "speech_segments": "spire.inference.segmentation",
+    "Cue": "spire.inference.subtitles",
+    "write_cues": "spire.inference.subtitles",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -40,7 +40,7 @@ class DecodingSettings:
     max_chunk_s: float = 20.0
     """Audio longer than this is cut at quiet points into chunks of at most this length."""
     backend: str = "transformers"
-    """"transformers" or "vllm" (GPU, optional)."""
+    """"transformers", "vllm" (GPU, optional) or "ctranslate2" (a `spire export` folder)."""
 
     def __post_init__(self) -> None:
         for name in ("num_beams", "max_new_tokens", "batch_size"):
@@ -53,9 +53,9 @@ class DecodingSettings:
             raise SpireError(
                 f"max_chunk_s must be > 0, but is {self.max_chunk_s!r}; fix: pass e.g. 20.0"
             )
-        if self.backend not in ("transformers", "vllm"):
+        if self.backend not in ("transformers", "vllm", "ctranslate2"):  # ct2: exported folders
             raise BackendError(
-                f"backend must be 'transformers' or 'vllm', but is {self.backend!r}; "
+                f"backend must be 'transformers', 'vllm' or 'ctranslate2', but is {self.backend!r}; "
                 "fix: pick one of these"
             )
 

@@ -15,7 +15,7 @@ The text of a long recording's chunks is joined with spaces.
 from __future__ import annotations
 
 import dataclasses
-import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,15 +25,23 @@ import numpy as np
 from spire import prompts
 from spire.errors import SpireError
 from spire.inference.chunking import split_audio
+from spire.inference.engines import BACKENDS as _ENGINES
+from spire.inference.engines import is_export, load_engine
+from spire.inference.folders import model_folder
 from spire.inference.generation import (
     DecodingSettings,
     generate_transformers,
     generate_vllm,
     load_vllm,
 )
-from spire.vocab.metadata import check_extractor, extractor_location, unit_metadata
+from spire.inference.inputs import AudioInput, is_batch, named_error, rate_doubt
+from spire.inference.sources import dataset_rows, is_dataset
+from spire.vocab.metadata import UnitVocab
+from spire.vocab.pairing import extractor_folder
+from spire.vocab.saving import has_chat_specials, render_chat, template_difference
+from units.errors import UnitsError
 
-AudioInput = str | os.PathLike | bytes | np.ndarray | tuple | Mapping
+_ON_ERROR = ("raise", "keep")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -60,6 +68,8 @@ class SpireResult:
     """Unit tokens in the prompt(s), after dedup."""
     token_ids: tuple[tuple[int, ...], ...] = ()
     """Generated token ids per chunk, stop token excluded."""
+    error: str | None = None
+    """Why this input gave no text (with `on_error="keep"`); None when it worked."""
 
 
 class SpireModel:
@@ -79,6 +89,8 @@ class SpireModel:
         model_dir: str | Path | None = None,
         backend: str = "transformers",
         llm: Any = None,
+        units: UnitVocab | None = None,
+        check_compatible: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -86,12 +98,29 @@ class SpireModel:
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.backend = backend
         self._llm = llm
-        config = getattr(model, "config", None)
-        self.units = unit_metadata(config, tokenizer, model_dir or "<model>")
-        check_extractor(self.units, extractor)
+        where = str(model_dir or "the model")
+        self.units = units or UnitVocab.from_config(
+            getattr(model, "config", None), tokenizer=tokenizer, where=where
+        )
+        """The model's unit vocabulary (`config.spire`, or found in a released tokenizer)."""
+        self.units.check_tokenizer(tokenizer)
+        self.kmeans_unverified = self.units.check_extractor(
+            extractor, check_compatible=check_compatible
+        )
+        """Why the extractor's k-means is unverified, when that was accepted; else None."""
+        if self.kmeans_unverified:
+            warnings.warn(
+                f"unit extractor used unverified: {self.kmeans_unverified}", UserWarning, stacklevel=2
+            )
         self.sample_rate = int(
             getattr(getattr(extractor, "featurizer", None), "sample_rate", 16000)
         )
+        self.chat = bool(getattr(tokenizer, "chat_template", None)) or has_chat_specials(tokenizer)
+        """Whether prompts go in a chat turn: the tokenizer's chat template when it has one (as
+        every transformers chat tool renders it), else spire's ChatML when it has `<|im_start|>`."""
+        differs = template_difference(tokenizer)
+        if differs:
+            warnings.warn(differs, UserWarning, stacklevel=2)
 
     @classmethod
     def from_pretrained(
@@ -102,49 +131,59 @@ class SpireModel:
         device: str | None = None,
         dtype: str | None = None,
         backend: str = "transformers",
+        check_compatible: bool = True,
     ) -> SpireModel:
         """Load the model, its tokenizer (local files only) and its unit extractor.
 
-        `extractor` is a `units.UnitExtractor`, a saved extractor folder, or None to use
-        `model_dir/extractor` or the folder recorded in `config.spire`. `dtype` is e.g.
+        `model_dir` is a saved model folder, or a stage folder holding one in `model/` (as
+        `spire demo` writes: `demo_out/it` stands for `demo_out/it/model`).
+
+        `extractor` is a `units.UnitExtractor`, a saved extractor folder (or its extractor.json),
+        or None for `model_dir/extractor`. A folder without `config.spire` whose tokenizer holds
+        unit pieces (the released SPIRE models) is accepted with an explicit `extractor`; its
+        k must equal the number of unit pieces. `check_compatible=False` accepts an extractor
+        whose k-means cannot be checked against its featurizer (with a warning). `dtype` is e.g.
         "bfloat16" (default: as saved); `device` defaults to CUDA when available.
+
+        >>> SpireModel.from_pretrained("SpireFull", extractor="spire_extractor")  # doctest: +SKIP
         """
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         from units import UnitExtractor
 
-        model_dir = Path(model_dir)
         DecodingSettings(backend=backend)  # validates the backend name early
-        if not (model_dir / "config.json").is_file():
-            raise SpireError(
-                f"--model must be a folder holding a saved model (config.json), but {model_dir} "
-                "is not; fix: pass the output folder of `spire extend` or `spire train`"
-            )
+        model_dir = model_folder(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         config = AutoConfig.from_pretrained(str(model_dir), local_files_only=True)
-        meta = unit_metadata(config, tokenizer, model_dir)  # fail before loading weights
+        # Everything is checked before the weights are loaded.
+        vocab = UnitVocab.from_config(config, tokenizer=tokenizer, where=str(model_dir))
+        vocab.check_tokenizer(tokenizer)
         if extractor is None:
-            extractor = extractor_location(model_dir, meta)
+            extractor = vocab.extractor_dir(model_dir)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if not isinstance(extractor, UnitExtractor):
-            extractor = UnitExtractor.from_pretrained(extractor, device=device)
-        check_extractor(meta, extractor)
+            folder = extractor_folder(extractor) or Path(extractor)
+            # A model that recorded accepting an unverified extractor loads it as such.
+            loose = not check_compatible or vocab.kmeans_unverified is not None
+            extractor = UnitExtractor.from_pretrained(
+                folder, device=device, check_compatible=not loose
+            )
+        vocab.check_extractor(extractor, check_compatible=check_compatible)
+        options = {"model_dir": model_dir, "backend": backend, "units": vocab,
+                   "check_compatible": check_compatible}
+        if is_export(model_dir):  # a `spire export` folder: its CPU engine generates
+            llm = load_engine(model_dir, device=device, backend=backend)
+            options["backend"] = llm.backend
+            return cls(_ConfigOnly(config), tokenizer, extractor, llm=llm, **options)
         if backend == "vllm":
             llm = load_vllm(str(model_dir), dtype=dtype)
-            return cls(
-                _ConfigOnly(config),
-                tokenizer,
-                extractor,
-                model_dir=model_dir,
-                backend=backend,
-                llm=llm,
-            )
+            return cls(_ConfigOnly(config), tokenizer, extractor, llm=llm, **options)
         model = AutoModelForCausalLM.from_pretrained(
             str(model_dir), local_files_only=True, dtype=dtype or "auto"
         )
         model.to(device).eval()
-        return cls(model, tokenizer, extractor, model_dir=model_dir, backend=backend)
+        return cls(model, tokenizer, extractor, **options)
 
     # ---------------------------------------------------------------- public tasks
 
@@ -157,15 +196,21 @@ class SpireModel:
         max_new_tokens: int = 256,
         max_chunk_s: float = 20.0,
         sample_rate: int | None = None,
+        on_error: str = "raise",
     ) -> SpireResult | list[SpireResult]:
         """English text for one recording (-> SpireResult) or a list (-> list).
 
-        Audio: a path, encoded bytes, an `(array, sample_rate)` pair, a bare array (taken to
-        be at `sample_rate`, default the extractor's 16 kHz), a datasets audio dict, or a
-        dataset row with an "audio" column.
+        Audio: a path, encoded bytes, an `(array, sample_rate)` pair, a datasets audio dict, a
+        dataset row with an "audio" column, or a bare array. A bare array carries no rate: it is
+        taken to be at `sample_rate`, or, when that is None, at the extractor's rate (16 kHz),
+        with a warning when it does not look like audio at that rate (`spire.inference.inputs`).
+        `on_error="keep"` gives an input that cannot be read or turned into units a result with
+        `error` set (and no text) instead of raising, so the other inputs still get theirs.
+
+        >>> model.transcribe((wave, 8000)).text                                 # doctest: +SKIP
         """
         settings = self._settings(batch_size, num_beams, max_new_tokens, max_chunk_s)
-        return self._speech_task(audio, "asr", "English", settings, sample_rate)
+        return self._speech_task(audio, "asr", "English", settings, sample_rate, on_error)
 
     def translate(
         self,
@@ -177,11 +222,13 @@ class SpireModel:
         max_new_tokens: int = 256,
         max_chunk_s: float = 20.0,
         sample_rate: int | None = None,
+        on_error: str = "raise",
     ) -> SpireResult | list[SpireResult]:
-        """Speech translation into `to` (a name or code from `spire.prompts.LANGUAGES`)."""
+        """Speech translation into `to` (a name or code from `spire.prompts.LANGUAGES`); audio,
+        `sample_rate` and `on_error` as for `transcribe`."""
         language = prompts.resolve_language(to)
         settings = self._settings(batch_size, num_beams, max_new_tokens, max_chunk_s)
-        return self._speech_task(audio, "st", language, settings, sample_rate)
+        return self._speech_task(audio, "st", language, settings, sample_rate, on_error)
 
     def translate_text(
         self,
@@ -224,9 +271,12 @@ class SpireModel:
             backend=self.backend,
         )
 
-    @staticmethod
-    def _chat(prompt: str) -> str:
-        return prompts.chat([("user", prompt)], add_generation_prompt=True)
+    def _chat(self, prompt: str) -> str:
+        """The prompt in a user turn (`spire.vocab.saving.render_chat`), or as it is for a model
+        without a chat template or ChatML tokens."""
+        if not self.chat:
+            return prompt
+        return render_chat(self.tokenizer, [("user", prompt)], add_generation_prompt=True)
 
     def _load(self, source: AudioInput, sample_rate: int | None) -> np.ndarray:
         from units import load_audio
@@ -234,7 +284,11 @@ class SpireModel:
         if isinstance(source, Mapping) and "audio" in source:
             source = source["audio"]  # a dataset row
         if isinstance(source, np.ndarray) or hasattr(source, "numpy"):
-            source = (np.asarray(source), sample_rate or self.sample_rate)
+            wave = load_audio((np.asarray(source), sample_rate or self.sample_rate), self.sample_rate)
+            doubt = rate_doubt(wave, self.sample_rate) if sample_rate is None else None
+            if doubt:
+                warnings.warn(doubt, UserWarning, stacklevel=5)
+            return wave
         return load_audio(source, self.sample_rate)
 
     def _speech_task(
@@ -244,8 +298,13 @@ class SpireModel:
         language: str,
         settings: DecodingSettings,
         sample_rate: int | None,
+        on_error: str,
     ) -> SpireResult | list[SpireResult]:
-        single = not _is_batch(audio)
+        if on_error not in _ON_ERROR:
+            raise SpireError(f"on_error must be one of {_ON_ERROR}, but is {on_error!r}; fix: pick one")
+        if is_dataset(audio):  # read undecoded: soundfile decodes, no torchcodec needed
+            audio = [row.audio for row in dataset_rows(audio)]
+        single = not is_batch(audio)
         sources = [audio] if single else list(audio)
         # Work through big inputs group by group, so a whole test set's audio is never in
         # memory at once; each group still holds many batches to sort by length.
@@ -253,8 +312,32 @@ class SpireModel:
         results: list[SpireResult] = []
         for begin in range(0, len(sources), group):
             part = sources[begin : begin + group]
-            results += self._speech_group(part, task, language, settings, sample_rate)
+            results += self._speech_group(part, task, language, settings, sample_rate, on_error)
         return results[0] if single else results
+
+    def _units_of(
+        self, pieces: dict[int, list[np.ndarray]], errors: dict[int, str], sources: list[Any], keep: bool
+    ) -> dict[int, list[Any]]:
+        """Units of every chunk, by input; with `keep`, an input whose units fail goes to `errors`."""
+        order = sorted(pieces)
+        try:
+            flat = self.extractor.extract_waves([c for i in order for c in pieces[i]])
+        except (UnitsError, SpireError):
+            if not keep:
+                raise
+            flat = None
+        if flat is not None:
+            out, at = {}, 0
+            for i in order:
+                out[i], at = flat[at : at + len(pieces[i])], at + len(pieces[i])
+            return out
+        out = {}
+        for i in order:  # one failed: find which, input by input
+            try:
+                out[i] = self.extractor.extract_waves(pieces[i])
+            except (UnitsError, SpireError) as error:
+                errors[i] = named_error(sources[i], error)
+        return out
 
     def _speech_group(
         self,
@@ -263,18 +346,39 @@ class SpireModel:
         language: str,
         settings: DecodingSettings,
         sample_rate: int | None,
+        on_error: str,
     ) -> list[SpireResult]:
-        waves = [self._load(source, sample_rate) for source in sources]
-        pieces = [split_audio(w, self.sample_rate, max_chunk_s=settings.max_chunk_s) for w in waves]
-        units = self.extractor.extract_waves([chunk for chunks in pieces for chunk in chunks])
+        keep = on_error == "keep"
+        waves: dict[int, np.ndarray] = {}
+        errors: dict[int, str] = {}
+        for index, source in enumerate(sources):
+            try:
+                waves[index] = self._load(source, sample_rate)
+            except (UnitsError, SpireError) as error:
+                if not keep:
+                    raise
+                errors[index] = named_error(source, error)
+        pieces = {
+            i: split_audio(w, self.sample_rate, max_chunk_s=settings.max_chunk_s)
+            for i, w in waves.items()
+        }
+        units = self._units_of(pieces, errors, sources, keep)
+        order = sorted(units)
         if task == "asr":
-            chats = [self._chat(prompts.asr_prompt(u.text)) for u in units]
+            chats = [self._chat(prompts.asr_prompt(u.text)) for i in order for u in units[i]]
         else:
-            chats = [self._chat(prompts.st_prompt(u.text, language)) for u in units]
+            chats = [self._chat(prompts.st_prompt(u.text, language)) for i in order for u in units[i]]
         outputs = self._generate(chats, settings)
         results, at = [], 0
-        for wave, chunks in zip(waves, pieces):
-            ids = outputs[at : at + len(chunks)]
+        for index in range(len(sources)):
+            if index in errors:
+                results.append(
+                    SpireResult(text="", task=task, language=language, decoding=settings,
+                                num_chunks=0, error=errors[index])
+                )
+                continue
+            count = len(units[index])
+            ids = outputs[at : at + count]
             texts = [self._decode(i) for i in ids]
             results.append(
                 SpireResult(
@@ -282,13 +386,13 @@ class SpireModel:
                     task=task,
                     language=language,
                     decoding=settings,
-                    num_chunks=len(chunks),
-                    duration_s=len(wave) / self.sample_rate,
-                    num_units=sum(len(u.ids) for u in units[at : at + len(chunks)]),
+                    num_chunks=count,
+                    duration_s=len(waves[index]) / self.sample_rate,
+                    num_units=sum(len(u.ids) for u in units[index]),
                     token_ids=tuple(tuple(i) for i in ids),
                 )
             )
-            at += len(chunks)
+            at += count
         return results
 
     def _generate(self, chats: list[str], settings: DecodingSettings) -> list[list[int]]:
@@ -296,6 +400,8 @@ class SpireModel:
             return []
         if self.backend == "vllm":
             return generate_vllm(self._llm, self.tokenizer, chats, settings)
+        if self.backend in _ENGINES.values():  # a `spire export` folder's engine
+            return self._llm.generate(self.tokenizer, chats, settings)
         return generate_transformers(self.model, self.tokenizer, chats, settings)
 
     def _decode(self, ids: Sequence[int]) -> str:
@@ -303,20 +409,8 @@ class SpireModel:
 
 
 class _ConfigOnly:
-    """Stands in for the transformers model when vLLM holds the weights."""
+    """Stands in for the transformers model when vLLM or an engine holds the weights."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
 
-
-def _is_batch(audio: Any) -> bool:
-    """A list (or a tuple that is not an `(array, sample_rate)` pair) is a batch."""
-    if isinstance(audio, list):
-        return True
-    if isinstance(audio, tuple):
-        return not (
-            len(audio) == 2
-            and isinstance(audio[1], (int, np.integer))
-            and not isinstance(audio[0], (str, os.PathLike))
-        )
-    return False

@@ -14,6 +14,8 @@ _EXPORTS = {
     "plan_corpus": "spire.mini.corpus",
     "build_corpus": "spire.mini.corpus",
     "realize": "spire.mini.grammar",
+    "DemoConfig": "spire.mini.config",
+    "SynthesisError": "spire.mini.errors",
 }
 
 __all__ = sorted(_EXPORTS)

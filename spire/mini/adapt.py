@@ -15,40 +15,52 @@ Every trained model folder also holds a copy of the unit extractor (`extractor/`
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from spire.data.output import BuildSummary
 from spire.mini.config import DemoConfig
+from spire.mini.results import (
+    BaseModelResult,
+    CorpusResult,
+    CptResult,
+    ExtendedResult,
+    ItDataResult,
+    TrainedModel,
+    UnitsResult,
+    load_summary,
+    save_summary,
+)
 from spire.mini.stages import fresh, mark_done, model_fingerprint, relative, stage_done, unit_rows
 
 __all__ = ["stage_cpt", "stage_extend", "stage_it", "stage_it_data"]
+
+logger = logging.getLogger(__name__)
 
 # Whole documents: an ASR pair cut at a row end trains its transcript without its audio.
 _CPT_PACKING = "pack"
 
 
-def stage_extend(config: DemoConfig, base: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
+def stage_extend(config: DemoConfig, base: BaseModelResult, units: UnitsResult) -> ExtendedResult:
     """Add `num_units` unit tokens and the chat specials to the base model (mean-initialised rows)."""
     from spire.vocab.extend import extend_model, read_extractor_provenance
 
     folder = Path(config.out_dir) / "extended"
-    provenance = read_extractor_provenance(units["extractor"])
-    settings = {"base": relative(config, base["model"]), "base_weights": model_fingerprint(base["model"]),
-                "num_units": units["k"],
+    provenance = read_extractor_provenance(units.extractor)
+    settings = {"base": relative(config, base.model), "base_weights": model_fingerprint(base.model),
+                "num_units": units.k,
                 "extractor": provenance, "seed": config.seed}
     if not stage_done(folder, settings):
         fresh(folder)
-        result = extend_model(base["model"], folder / "model", num_units=units["k"], init="mean",
-                              extractor_provenance=provenance, extractor_dir=units["extractor"],
+        result = extend_model(base.model, folder / "model", num_units=units.k, init="mean",
+                              extractor_provenance=provenance, extractor_dir=units.extractor,
                               seed=config.seed)
-        (folder / "summary.json").write_text(json.dumps(
-            {"vocab_size": result.vocab_size, "embedding_rows": result.embedding_rows,
-             "first_unit_id": result.first_unit_id, "special_ids": result.special_ids}, indent=2))
+        save_summary(ExtendedResult(folder=folder, vocab_size=result.vocab_size, embedding_rows=result.embedding_rows,
+                                    first_unit_id=result.first_unit_id, special_ids=result.special_ids), folder)
         mark_done(folder, settings)
-    summary = json.loads((folder / "summary.json").read_text())
-    return {**summary, "folder": str(folder), "model": str(folder / "model")}
+    return load_summary(ExtendedResult, folder)
 
 
 def _parallel_sources(manifest: Path) -> list[Any]:
@@ -58,102 +70,91 @@ def _parallel_sources(manifest: Path) -> list[Any]:
             for lang in ("de", "fr")]
 
 
-def _train_in_folder(stage: str, folder: Path, model_path: str, data_dir: Path, epochs: float, lr: float,
-                     optimizer: str, config: DemoConfig, replay: str | None = None,
-                     replay_fraction: float = 0.0) -> dict[str, Any]:
-    from spire.mini.training import train_stage
-
-    summary = train_stage(stage, model_path=model_path, data_dir=data_dir, output_dir=folder / "model",
-                          epochs=epochs, lr=lr, config=config, optimizer=optimizer,
-                          replay=replay, replay_fraction=replay_fraction)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
-
-
-def stage_cpt(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
-              extended: dict[str, Any]) -> dict[str, Any]:
+def stage_cpt(config: DemoConfig, corpus: CorpusResult, units: UnitsResult, extended: ExtendedResult) -> CptResult:
     """Continued pretraining: ASR pairs + parallel + monolingual text, packed (SpireBase)."""
     from spire.data.cpt import CptDataConfig, build_cpt
     from spire.data.sources import SpeechSource, TextSource
+    from spire.mini.training import train_stage
 
     folder = Path(config.out_dir) / "cpt"
-    settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
-                "units": units["k"], "epochs": config.cpt_epochs,
+    settings = {"extended": relative(config, extended.model), "extended_weights": model_fingerprint(extended.model),
+                "units": units.k, "epochs": config.cpt_epochs,
                 "lr": config.cpt_lr, "optimizer": config.cpt_optimizer, "muon_lr": config.muon_lr,
                 "seq_len": config.seq_len, "micro_batch": config.micro_batch,
                 "unit_loss": config.cpt_unit_loss, "packing": _CPT_PACKING,
-                "seed": config.seed, "corpus": corpus["utterances"]}
+                "seed": config.seed, "corpus": corpus.utterances}
     if not stage_done(folder, settings):
         fresh(folder)
-        manifest = str(Path(corpus["folder"]) / "train.jsonl")
+        manifest = str(corpus.manifest("train"))
         data_config = CptDataConfig(
-            tokenizer=extended["model"],
-            speech=[SpeechSource(path=str(Path(units["folder"]) / "train"))],
-            parallel=_parallel_sources(Path(corpus["folder"]) / "train.jsonl"),
+            tokenizer=str(extended.model),
+            speech=[SpeechSource(path=str(units.labelled("train")))],
+            parallel=_parallel_sources(corpus.manifest("train")),
             monolingual=[TextSource(path=manifest, text_field=field) for field in ("text", "de", "fr")],
             seq_len=config.seq_len,
             long_documents=_CPT_PACKING,
             unit_loss=config.cpt_unit_loss,
         )
-        data = build_cpt(data_config, folder / "data", progress=config.progress).to_dict()
-        print(f"  CPT data: {data['kept']} documents, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
-        summary = _train_in_folder("cpt", folder, extended["model"], folder / "data", config.cpt_epochs,
-                                   config.cpt_lr, config.cpt_optimizer, config)
-        (folder / "summary.json").write_text(json.dumps({**summary, "data": data}, indent=2))
+        data = build_cpt(data_config, folder / "data", progress=config.progress)
+        logger.info(f"  CPT data: {data.kept} documents, {data.tokens} tokens {data.tokens_by_source}")
+        run = train_stage("cpt", model_path=extended.model, data_dir=folder / "data", output_dir=folder / "model",
+                          epochs=config.cpt_epochs, lr=config.cpt_lr, optimizer=config.cpt_optimizer, config=config)
+        save_summary(CptResult(**vars(run), folder=folder, data=data), folder)
         mark_done(folder, settings)
-    return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
-            "model": str(folder / "model")}
+    return load_summary(CptResult, folder)
 
 
-def stage_it_data(config: DemoConfig, corpus: dict[str, Any], units: dict[str, Any],
-                  extended: dict[str, Any]) -> dict[str, Any]:
+def stage_it_data(config: DemoConfig, corpus: CorpusResult, units: UnitsResult,
+                  extended: ExtendedResult) -> ItDataResult:
     """The IT dataset (shared by IT after CPT and the IT-only ablation)."""
     from spire.data.instructions import ItDataConfig, build_it
     from spire.data.sources import SpeechSource
+    from units.files import json_line, write_lines
 
     folder = Path(config.out_dir) / "it_data"
-    settings = {"extended": relative(config, extended["model"]), "extended_weights": model_fingerprint(extended["model"]),
-                "units": units["k"], "seq_len": config.seq_len,
-                "utterances": config.it_utterances, "seed": config.seed, "corpus": corpus["utterances"]}
+    settings = {"extended": relative(config, extended.model), "extended_weights": model_fingerprint(extended.model),
+                "units": units.k, "seq_len": config.seq_len,
+                "utterances": config.it_utterances, "seed": config.seed, "corpus": corpus.utterances}
     if not stage_done(folder, settings):
         fresh(folder)
         # The labelled rows carry the manifest's text fields, so one file feeds speech and MT.
-        rows = unit_rows(units["folder"], "train")[: config.it_utterances]
+        rows = unit_rows(units.folder, "train")[: config.it_utterances]
         subset = folder / "train.jsonl"
-        subset.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        write_lines(subset, (json_line(row) for row in rows), compress=False)
         data_config = ItDataConfig(
-            tokenizer=extended["model"], speech=[SpeechSource(path=str(subset))], tasks=["asr", "st"],
+            tokenizer=str(extended.model), speech=[SpeechSource(path=str(subset))], tasks=["asr", "st"],
             st_languages=["de", "fr"], parallel=_parallel_sources(subset), seq_len=config.seq_len,
             seed=config.seed,
         )
-        data = build_it(data_config, folder / "data", progress=config.progress).to_dict()
-        (folder / "summary.json").write_text(json.dumps(data, indent=2))
+        save_summary(build_it(data_config, folder / "data", progress=config.progress), folder)
         mark_done(folder, settings)
-    data = json.loads((folder / "summary.json").read_text())
-    print(f"  IT data: {data['kept']} examples, {data['tokens']} tokens {data['tokens_by_source']}", flush=True)
-    return {**data, "folder": str(folder), "data": str(folder / "data")}
+    result = ItDataResult(folder=folder, data=load_summary(BuildSummary, folder))
+    logger.info(f"  IT data: {result.data.kept} examples, {result.data.tokens} tokens {result.data.tokens_by_source}")
+    return result
 
 
-def stage_it(name: str, config: DemoConfig, start_model: dict[str, Any], it_data: dict[str, Any],
-             units: dict[str, Any], replay: dict[str, Any] | None = None) -> dict[str, Any]:
+def stage_it(name: str, config: DemoConfig, start_model: CptResult | ExtendedResult, it_data: ItDataResult,
+             units: UnitsResult, replay: CptResult | None = None) -> TrainedModel:
     """Instruction tuning of `start_model` (the CPT model, or the extended base for the ablation);
     with `replay` (the CPT stage), `config.it_replay` times as many of its rows as IT rows (at most
     all of them) are mixed in."""
+    from spire.mini.training import train_stage
+
     folder = Path(config.out_dir) / name
-    replay_data = str(Path(replay["folder"]) / "data") if replay is not None and config.it_replay > 0 else None
+    replay_data = replay.data_dir if replay is not None and config.it_replay > 0 else None
     # A small corpus may hold fewer CPT rows than asked for: replay them all, once.
-    fraction = min(config.it_replay, replay["data"]["sequences"] / it_data["sequences"]) if replay_data else 0.0
-    settings = {"start": relative(config, start_model["model"]), "start_weights": model_fingerprint(start_model["model"]),
-                "data": relative(config, it_data["data"]), "data_tokens": it_data["tokens"], "epochs": config.it_epochs,
-                "lr": config.it_lr, "optimizer": config.it_optimizer, "muon_lr": config.muon_lr,
-                "micro_batch": config.micro_batch, "seed": config.seed,
+    fraction = min(config.it_replay, replay.data.sequences / it_data.data.sequences) if replay_data else 0.0
+    settings = {"start": relative(config, start_model.model), "start_weights": model_fingerprint(start_model.model),
+                "data": relative(config, it_data.data_dir), "data_tokens": it_data.data.tokens,
+                "epochs": config.it_epochs, "lr": config.it_lr, "optimizer": config.it_optimizer,
+                "muon_lr": config.muon_lr, "micro_batch": config.micro_batch, "seed": config.seed,
                 "replay": None if replay_data is None else [relative(config, replay_data), fraction]}
     started = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
-        _train_in_folder("it", folder, start_model["model"], Path(it_data["data"]), config.it_epochs,
-                         config.it_lr, config.it_optimizer, config,
-                         replay=replay_data, replay_fraction=fraction)
+        run = train_stage("it", model_path=start_model.model, data_dir=it_data.data_dir, output_dir=folder / "model",
+                          epochs=config.it_epochs, lr=config.it_lr, optimizer=config.it_optimizer, config=config,
+                          replay=replay_data, replay_fraction=fraction)
+        save_summary(TrainedModel(**vars(run), folder=folder), folder)
         mark_done(folder, settings)
-    return {**json.loads((folder / "summary.json").read_text()), "folder": str(folder),
-            "model": str(folder / "model"), "stage_wall_s": time.perf_counter() - started}
+    return load_summary(TrainedModel, folder, stage_wall_s=time.perf_counter() - started)

@@ -10,23 +10,26 @@ sentences and on translations written with the paper's MT prompt:
 end of the line), which is the text-translation baseline the adapted model is compared with.
 
 >>> base = stage_base_lm(DemoConfig.quick(out_dir="/tmp/mini"), corpus)       # doctest: +SKIP
->>> translate_with_base(base["model"], ["The dog sleeps."], src="en", tgt="de")  # doctest: +SKIP
+>>> translate_with_base(base.model, ["The dog sleeps."], src="en", tgt="de")    # doctest: +SKIP
 ['Der Hund schläft.']
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from spire.mini.config import DemoConfig
+from spire.mini.results import BaseModelResult, CorpusResult, load_summary, save_summary
 from spire.mini.stages import fresh, mark_done, stage_done
 from spire.prompts import mt_prompt
 
 __all__ = ["MT_DIRECTIONS", "base_documents", "stage_base_lm", "translate_with_base"]
+
+logger = logging.getLogger(__name__)
 
 #: Translation directions the base model is taught (and evaluated on).
 MT_DIRECTIONS = (("en", "de"), ("en", "fr"))
@@ -47,7 +50,7 @@ def base_documents(rows: Sequence[dict[str, Any]]) -> Iterator[str]:
             yield f"{mt_prompt(row[_FIELDS[src]], src, tgt)} {row[_FIELDS[tgt]]}"
 
 
-def _write_dataset(documents: Sequence[str], tokenizer: Any, out_dir: Path, seq_len: int, progress: bool) -> dict:
+def _write_dataset(documents: Sequence[str], tokenizer: Any, out_dir: Path, seq_len: int, progress: bool) -> Any:
     from spire.data.output import write_rows
     from spire.data.packing import PackStats, concat_and_split
 
@@ -58,28 +61,27 @@ def _write_dataset(documents: Sequence[str], tokenizer: Any, out_dir: Path, seq_
         seq_len=seq_len, pad_id=tokenizer.eos_token_id, stats=stats,
     )
     write_rows(rows, out_dir, progress=progress)
-    return {"documents": stats.documents, "rows": stats.rows, "tokens": stats.tokens}
+    return stats
 
 
-def stage_base_lm(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
+def stage_base_lm(config: DemoConfig, corpus: CorpusResult) -> BaseModelResult:
     """Stage 3: tokenizer + tiny Llama trained on the corpus' text (no speech)."""
     from transformers import AutoTokenizer
 
+    from spire.data.sources import read_records
     from spire.mini.training import count_parameters, read_curve, train_stage
     from spire.testing import tiny_llama
 
     folder = Path(config.out_dir) / "base"
-    settings = {"corpus": corpus["utterances"], "seed": config.seed, "vocab_size": config.vocab_size,
+    settings = {"corpus": corpus.utterances, "seed": config.seed, "vocab_size": config.vocab_size,
                 "hidden_size": config.hidden_size, "num_layers": config.num_layers,
                 "epochs": config.base_epochs, "lr": config.base_lr, "seq_len": config.seq_len,
                 "micro_batch": config.micro_batch}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
-        manifest = Path(corpus["folder"]) / "train.jsonl"
-        rows = [json.loads(line) for line in manifest.open(encoding="utf-8")]
-        documents = list(base_documents(rows))
-        print(f"  tokenizer + tiny Llama ({config.num_layers} layers, hidden {config.hidden_size})", flush=True)
+        documents = list(base_documents(list(read_records(corpus.manifest("train")))))
+        logger.info(f"  tokenizer + tiny Llama ({config.num_layers} layers, hidden {config.hidden_size})")
         # The prompt words of CPT and IT join the tokenizer's text, so "Speech:" is one piece or two.
         prompt_words = ["Speech: English: German: French: Translate this into German. Translate this into French."]
         tiny_llama(folder / "init", tokenizer="sentencepiece", vocab_size=config.vocab_size,
@@ -87,17 +89,15 @@ def stage_base_lm(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
                    texts=documents + prompt_words * 200)
         tokenizer = AutoTokenizer.from_pretrained(str(folder / "init"))
         data = _write_dataset(documents, tokenizer, folder / "data", config.seq_len, config.progress)
-        print(f"  text data: {data['documents']} documents, {data['tokens']} tokens", flush=True)
-        summary = train_stage("base", model_path=folder / "init", data_dir=folder / "data",
-                              output_dir=folder / "model", epochs=config.base_epochs, lr=config.base_lr,
-                              config=config)
-        summary |= {"data": data, "vocab_size": len(tokenizer), "parameters": count_parameters(folder / "model")}
-        (folder / "summary.json").write_text(json.dumps(summary, indent=2))
+        logger.info(f"  text data: {data.documents} documents, {data.tokens} tokens")
+        run = train_stage("base", model_path=folder / "init", data_dir=folder / "data",
+                          output_dir=folder / "model", epochs=config.base_epochs, lr=config.base_lr,
+                          config=config)
+        save_summary(BaseModelResult(**vars(run), folder=folder, data=data, vocab_size=len(tokenizer),
+                                     parameters=count_parameters(folder / "model")), folder)
         mark_done(folder, settings)
-    summary = json.loads((folder / "summary.json").read_text())
-    summary["curve"] = read_curve(folder / "model")
-    return {**summary, "folder": str(folder), "model": str(folder / "model"),
-            "stage_wall_s": time.perf_counter() - start}
+    return load_summary(BaseModelResult, folder, curve=read_curve(folder / "model"),
+                        stage_wall_s=time.perf_counter() - start)
 
 
 def translate_with_base(

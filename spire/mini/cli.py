@@ -16,12 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     corpus = sub.add_parser("corpus", help="synthesize the English speech / en-de-fr text corpus with espeak-ng",
                             description="Synthesize the parallel speech corpus (espeak-ng, offline).")
     corpus.add_argument("--out", required=True, help="output folder (dataset/, {split}.jsonl, audio/)")
-    corpus.add_argument("--train", type=int, default=4000, help="training utterances (default 4000)")
-    corpus.add_argument("--dev", type=int, default=200, help="development utterances (default 200)")
-    corpus.add_argument("--test", type=int, default=200, help="test utterances (default 200)")
+    corpus.add_argument("--train", type=int, default=4000, help="training utterances")
+    corpus.add_argument("--dev", type=int, default=200, help="development utterances")
+    corpus.add_argument("--test", type=int, default=200, help="test utterances")
     corpus.add_argument("--seed", type=int, default=0, help="seed of sentences, speakers and held-out pairs")
     corpus.add_argument("--workers", type=int, default=None, help="synthesis processes (default: up to 2)")
-    corpus.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    corpus.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show the progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
         start = time.perf_counter()
         corpus = build_corpus(args.out, args.train, args.dev, args.test, args.seed,
-                              num_workers=args.workers, progress=not args.no_progress)
+                              num_workers=args.workers, progress=args.progress)
         wall_s = time.perf_counter() - start
         audio_s = sum(sum(corpus[split]["duration_s"]) for split in corpus)
         sizes = ", ".join(f"{split} {len(corpus[split])}" for split in corpus)

@@ -1,8 +1,8 @@
 """`spire demo`: the miniature SPIRE recipe, offline on CPU, from nothing to a report.
 
-    spire demo                        # the full default (DemoConfig), about 20 minutes on 2 cores
-    spire demo --quick                # about 8 minutes, for CI; checks that every stage learned
-    spire demo --out DIR base_epochs=3 it_epochs=1     # key=value overrides of DemoConfig
+    spire demo                        # the recipe in configs/mini/demo.yaml, about 20 minutes on 2 cores
+    spire demo --quick                # configs/mini/quick.yaml on top, about 10 minutes; checks every stage
+    spire demo --out DIR base_epochs=3 it_epochs=1     # key=value overrides, as in `spire train`
 
 Stages, each a function of the config and the outputs of the ones before:
 1. corpus: synthesize English speech with English, German and French text (espeak-ng).
@@ -11,37 +11,39 @@ Stages, each a function of the config and the outputs of the ones before:
 4. extend with unit tokens; CPT (ASR pairs + text); IT (ASR, ST en->de/fr, MT); IT without CPT.
 5. evaluate on the test split; write report.md, report.json and plots/.
 Every stage writes into `out_dir/<stage>/`; a stage whose output exists with the same settings
-is reused, so a rerun is cheap.
+is reused, so a rerun is cheap. The settings and what was measured on the way to them:
+docs/miniature.md.
 """
 
 from __future__ import annotations
 
-import argparse
+import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from spire.errors import SpireError
 from spire.mini.config import DemoConfig
+from spire.mini.results import DemoResults
 
-__all__ = ["DemoConfig", "QUICK_LIMITS", "check_quick", "run_demo"]
+__all__ = ["DemoConfig", "QUICK_LIMITS", "check_quick", "machine_load", "run_demo"]
+
+logger = logging.getLogger(__name__)
 
 #: What `--quick` checks, besides units, falling losses and answers in the requested language.
 #: Grounding: the transcripts must be closer to their own references than to those of other
-#: utterances (a model that ignores the audio scores the same on both). Measured on the quick
-#: run (2 cores, seed 0, VTLN units): WER 74.5% vs 99.7%. Speech-translation BLEU at that budget
-#: is 2-3 points above its audio-blind level (3.5 / 3.7 vs 0.6 / 1.5), too close to assert; the
-#: report shows both.
+#: utterances (a model that ignores the audio scores the same on both). Speech-translation BLEU
+#: is too close to its audio-blind level at that budget to assert; the report shows both.
 QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15, "min_wer_gap": 5.0}
 
 
-def run_demo(config: DemoConfig) -> dict[str, Any]:
-    """Run every stage in order; return the results that the report shows.
+def run_demo(config: DemoConfig) -> DemoResults:
+    """Run every stage in order; return the results that the report (`results.report`) shows.
+    Progress goes to the `spire.mini` loggers; `spire demo` prints the report at the end.
 
-    >>> results = run_demo(DemoConfig(out_dir="/tmp/mini"))              # doctest: +SKIP
-    >>> results["eval"]["models"]["it"]["asr"]["wer"]                    # doctest: +SKIP
-    61.5
+    >>> results = run_demo(DemoConfig.load(overrides={"out_dir": "/tmp/mini"}))  # doctest: +SKIP
+    >>> results.eval.models["it"]["asr"]["wer"]                                 # doctest: +SKIP
+    9.7
     """
     from spire.mini.adapt import stage_cpt, stage_extend, stage_it, stage_it_data
     from spire.mini.base_lm import stage_base_lm
@@ -59,43 +61,53 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     if not config.progress:
         os.environ["TQDM_DISABLE"] = "1"  # the Trainer's and datasets' bars too
     started = time.perf_counter()
-    results: dict[str, Any] = {}
 
     def step(number: int, text: str) -> None:
-        print(f"[{number}/8 {(time.perf_counter() - started) / 60:4.1f} min] {text}", flush=True)
+        logger.info("[%d/8 %4.1f min] %s", number, (time.perf_counter() - started) / 60, text)
 
     step(1, f"corpus: {config.n_train}/{config.n_dev}/{config.n_test} utterances -> {out / 'corpus'}")
-    results["corpus"] = stage_corpus(config)
+    corpus = stage_corpus(config)
     vtln = " + VTLN" if config.mfcc_vtln else ""
     step(2, f"units: MFCC{vtln} + k-means (k={config.num_units}) -> {out / 'units'}")
-    results["units"] = stage_units(config, results["corpus"])
+    results = DemoResults(corpus=corpus, units=stage_units(config, corpus))
     step(3, f"base LLM: text-only tiny Llama on en/de/fr + MT -> {out / 'base'}")
-    results["base"] = stage_base_lm(config, results["corpus"])
-    step(4, f"extend with {results['units']['k']} unit tokens -> {out / 'extended'}")
-    results["extended"] = stage_extend(config, results["base"], results["units"])
+    results.base = stage_base_lm(config, corpus)
+    step(4, f"extend with {results.units.k} unit tokens -> {out / 'extended'}")
+    results.extended = stage_extend(config, results.base, results.units)
     step(5, f"CPT: ASR pairs + text -> {out / 'cpt'}")
-    results["cpt"] = stage_cpt(config, results["corpus"], results["units"], results["extended"])
+    results.cpt = stage_cpt(config, corpus, results.units, results.extended)
     step(6, f"IT after CPT: ASR, ST en->de/fr, MT -> {out / 'it'}")
-    it_data = stage_it_data(config, results["corpus"], results["units"], results["extended"])
-    results["it_data"] = it_data
-    results["it"] = stage_it("it", config, results["cpt"], it_data, results["units"], replay=results["cpt"])
-    adapted = {"it": results["it"]}
+    results.it_data = stage_it_data(config, corpus, results.units, results.extended)
+    results.it = stage_it("it", config, results.cpt, results.it_data, results.units, replay=results.cpt)
     if config.ablation:
         step(7, f"IT only (ablation, no CPT) -> {out / 'it_only'}")
-        results["it_only"] = adapted["it_only"] = stage_it("it_only", config, results["extended"], it_data,
-                                                           results["units"])
+        results.it_only = stage_it("it_only", config, results.extended, results.it_data, results.units)
     else:
         step(7, "IT only (ablation): skipped (ablation=false)")
     step(8, f"evaluate on {config.n_test} test utterances -> {out / 'eval'}")
-    results["eval"] = stage_eval(config, results["corpus"], results["base"], adapted)
-    results["total_wall_s"] = time.perf_counter() - started
-    results["plots"] = make_plots(results, out / "plots")
-    report = write_report(config, results)
-    print(report.read_text(encoding="utf-8"), flush=True)
+    adapted = {name: model for name, model in (("it", results.it), ("it_only", results.it_only)) if model}
+    results.eval = stage_eval(config, corpus, results.base, adapted)
+    results.total_wall_s = time.perf_counter() - started
+    results.machine = machine_load()
+    results.plots = make_plots(results, out / "plots")
+    results.report = write_report(config, results)
     return results
 
 
-def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> None:
+def machine_load() -> dict[str, object]:
+    """What the wall time ran on: torch's CPU threads, the CPUs, and the load average (1, 5 and
+    15 min) at the end of the run; other jobs on the machine slow every stage.
+
+    >>> sorted(machine_load())
+    ['cpus', 'load_average', 'threads']
+    """
+    import torch
+
+    load = [round(value, 2) for value in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return {"threads": torch.get_num_threads(), "cpus": os.cpu_count(), "load_average": load}
+
+
+def check_quick(results: DemoResults, config: DemoConfig | None = None) -> None:
     """What `--quick` asserts: sensible units, falling losses, answers in the requested language,
     transcripts that follow the audio (QUICK_LIMITS).
 
@@ -103,25 +115,26 @@ def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> No
 
     >>> check_quick(run_demo(DemoConfig.quick(out_dir="/tmp/mini")))       # doctest: +SKIP
     """
-    units = results["units"]
+    units = results.units
     failures = []
-    if units["clusters_used"] < 0.8 * units["k"]:
-        failures.append(f"units: only {units['clusters_used']} of {units['k']} clusters are used")
+    if units.clusters_used < 0.8 * units.k:
+        failures.append(f"units: only {units.clusters_used} of {units.k} clusters are used")
     # Collapsed units repeat almost always; units without temporal structure repeat no more
     # often than independent draws would (1/k). At 25 Hz and k=1000 about 2% of frames repeat.
-    repeats = 1.0 - units["dedup_ratio"]
-    if not 2.0 / units["k"] <= repeats < 0.8:
+    repeats = 1.0 - units.dedup_ratio
+    if not 2.0 / units.k <= repeats < 0.8:
         failures.append(f"units: {repeats:.1%} of frames repeat the previous unit; it must be at least twice "
-                        f"chance (2/k = {2.0 / units['k']:.2%}) and below 80%")
-    for stage in ("base", "cpt", "it", "it_only"):
-        curve = results.get(stage, {}).get("curve") or []
-        if stage in results and len(curve) < 2:
+                        f"chance (2/k = {2.0 / units.k:.2%}) and below 80%")
+    for stage, trained in results.trained().items():
+        curve = trained.curve
+        if len(curve) < 2:
             failures.append(f"{stage}: the loss curve must have at least 2 points, but has {len(curve)}")
         elif curve and curve[-1][1] > QUICK_LIMITS["max_loss_ratio"] * curve[0][1]:
             failures.append(f"{stage}: loss must fall to <= {QUICK_LIMITS['max_loss_ratio']} of its first value, "
                             f"but went {curve[0][1]:.2f} -> {curve[-1][1]:.2f}")
+    models = results.eval.models if results.eval is not None else {}
     wanted = {"asr": "en", "st_de": "de", "st_fr": "fr", "mt_de": "de", "mt_fr": "fr"}
-    for model, scores in results["eval"]["models"].items():
+    for model, scores in models.items():
         for key, language in wanted.items():
             by_language = scores.get(key, {}).get("chrf_by_language")
             if not by_language:
@@ -131,7 +144,7 @@ def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> No
                 failures.append(f"{model} {key}: chrF against {language} references must be >= "
                                 f"{QUICK_LIMITS['min_language_ratio']}x the best other language ({other:.1f}), "
                                 f"but is {by_language[language]:.1f}")
-    for model, scores in results["eval"]["models"].items():
+    for model, scores in models.items():
         asr = scores.get("asr", {})
         if "wer" in asr and "wer_mismatched" not in asr:
             failures.append(f"{model} asr: the WER against other utterances' references is missing; rerun the evaluation")
@@ -141,42 +154,3 @@ def check_quick(results: dict[str, Any], config: DemoConfig | None = None) -> No
                             "the transcripts do not follow the audio")
     if failures:
         raise SpireError("the quick demo did not learn enough: " + "; ".join(failures))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`spire demo [--quick] [--out DIR] [--seed N] [--config YAML] [key=value ...]`."""
-    parser.add_argument("--quick", action="store_true", help="a CI-sized run that checks each stage")
-    parser.add_argument("--out", default=None, help="output folder (default demo_out)")
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--config", default=None, help="YAML file of DemoConfig settings (partial)")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("overrides", nargs="*", help="DemoConfig settings as key=value, e.g. it_epochs=1")
-
-
-def config_from_args(args: argparse.Namespace) -> DemoConfig:
-    """The DemoConfig of a command line: defaults (or quick), then --config, then flags and key=value."""
-    from dataclasses import asdict
-
-    from spire.config import load_yaml, parse_overrides, resolve_config
-
-    settings: dict[str, Any] = asdict(DemoConfig.quick()) if args.quick else {}
-    if args.config:
-        settings.update(load_yaml(args.config))
-    settings.update(parse_overrides(args.overrides))
-    if args.out is not None:
-        settings["out_dir"] = args.out
-    if args.seed is not None:
-        settings["seed"] = args.seed
-    if args.no_progress:
-        settings["progress"] = False
-    return resolve_config(DemoConfig, None, settings)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of `spire demo`."""
-    config = config_from_args(args)
-    results = run_demo(config)
-    if args.quick:
-        check_quick(results, config)
-        print("quick demo: all checks passed", flush=True)
-    return 0

@@ -5,23 +5,27 @@ WER/CER, speech translation en->de and en->fr BLEU/chrF, text translation BLEU/c
 text-only base model is scored on text translation with the same prompt and metrics.
 Every run's `EvalReport` (decoding settings, signatures, examples) lands in `eval/<model>/`.
 
->>> scores = stage_eval(config, corpus, base, {"it": it["model"]})     # doctest: +SKIP
->>> scores["models"]["it"]["asr"]["wer"]                               # doctest: +SKIP
+>>> scores = stage_eval(config, corpus, base, {"it": it})               # doctest: +SKIP
+>>> scores.models["it"]["asr"]["wer"]                                  # doctest: +SKIP
 4.2
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from spire.mini.base_lm import MT_DIRECTIONS, translate_with_base
 from spire.mini.config import DemoConfig
+from spire.mini.results import BaseModelResult, CorpusResult, EvalResult, TrainedModel
 from spire.mini.stages import mark_done, model_fingerprint, relative, stage_done
 
 __all__ = ["TASKS", "stage_eval"]
+
+logger = logging.getLogger(__name__)
 
 #: (key, task, target language) of every score of an adapted model.
 TASKS = (("asr", "asr", "en"), ("st_de", "st", "de"), ("st_fr", "st", "fr"),
@@ -57,11 +61,12 @@ def _mismatched(key: str, hyps: list[str], refs: list[str], language: str) -> di
 
 
 def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig) -> dict[str, Any]:
+    from spire.data.sources import read_records
     from spire.evaluation.evaluator import evaluate, read_eval_data
     from spire.inference.model import SpireModel
 
     model = SpireModel.from_pretrained(model_dir, device="cpu")
-    rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]
+    rows = list(read_records(manifest))
     results: dict[str, Any] = {}
     for key, task, language in TASKS:
         start = time.perf_counter()
@@ -76,15 +81,16 @@ def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig)
                         "chrf_by_language": _language_match(hyps, rows),
                         "examples": report.examples[:2], "wall_s": round(time.perf_counter() - start, 1)}
         shown = ", ".join(f"{name} {value:.1f}" for name, value in _scores(report).items())
-        print(f"    {key}: {shown}", flush=True)
+        logger.info(f"    {key}: {shown}")
     return results
 
 
 def _eval_base(model_dir: str, manifest: Path, config: DemoConfig) -> dict[str, Any]:
+    from spire.data.sources import read_records
     from spire.evaluation.metrics import bleu, chrf
     from spire.prompts import resolve_language
 
-    rows = [json.loads(line) for line in manifest.open(encoding="utf-8") if line.strip()]
+    rows = list(read_records(manifest))
     results: dict[str, Any] = {}
     for src, tgt in MT_DIRECTIONS:
         start = time.perf_counter()
@@ -98,28 +104,27 @@ def _eval_base(model_dir: str, manifest: Path, config: DemoConfig) -> dict[str, 
             "examples": [{"hypothesis": h, "reference": r} for h, r in zip(hyps[:2], refs[:2])],
             "wall_s": round(time.perf_counter() - start, 1),
         }
-        print(f"    mt_{tgt}: bleu {results[f'mt_{tgt}']['bleu']:.1f}, chrf {results[f'mt_{tgt}']['chrf']:.1f}",
-              flush=True)
+        logger.info(f"    mt_{tgt}: bleu {results[f'mt_{tgt}']['bleu']:.1f}, chrf {results[f'mt_{tgt}']['chrf']:.1f}")
     return results
 
 
-def stage_eval(config: DemoConfig, corpus: dict[str, Any], base: dict[str, Any],
-               adapted: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def stage_eval(config: DemoConfig, corpus: CorpusResult, base: BaseModelResult,
+               adapted: dict[str, TrainedModel]) -> EvalResult:
     """Score the base model (text MT) and each adapted model (ASR, ST, MT) on the test split."""
     folder = Path(config.out_dir) / "eval"
-    manifest = Path(corpus["folder"]) / "test.jsonl"
-    settings = {"base": [relative(config, base["model"]), model_fingerprint(base["model"])],
-                "adapted": {name: [relative(config, m["model"]), model_fingerprint(m["model"])]
+    manifest = corpus.manifest("test")
+    settings = {"base": [relative(config, base.model), model_fingerprint(base.model)],
+                "adapted": {name: [relative(config, m.model), model_fingerprint(m.model)]
                             for name, m in adapted.items()},
-                "test": corpus["utterances"]["test"], "max_new_tokens": config.max_new_tokens}
+                "test": corpus.utterances["test"], "max_new_tokens": config.max_new_tokens}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         models: dict[str, Any] = {}
-        print("  base (text only): text translation", flush=True)
-        models["base"] = _eval_base(base["model"], manifest, config)
-        for name, info in adapted.items():
-            print(f"  {name}: ASR, speech translation, text translation", flush=True)
-            models[name] = _eval_adapted(info["model"], manifest, folder / name, config)
+        logger.info("  base (text only): text translation")
+        models["base"] = _eval_base(str(base.model), manifest, config)
+        for name, trained in adapted.items():
+            logger.info(f"  {name}: ASR, speech translation, text translation")
+            models[name] = _eval_adapted(str(trained.model), manifest, folder / name, config)
         decoding = {"num_beams": 1, "do_sample": False, "max_new_tokens": config.max_new_tokens,
                     "batch_size": config.eval_batch_size}
         (folder / "scores.json").write_text(json.dumps({"models": models, "decoding": decoding}, indent=2,
@@ -129,4 +134,4 @@ def stage_eval(config: DemoConfig, corpus: dict[str, Any], base: dict[str, Any],
     scores = json.loads((folder / "scores.json").read_text())
     build = folder / "build_s.json"
     wall_s = json.loads(build.read_text()) if build.is_file() else time.perf_counter() - start
-    return {**scores, "folder": str(folder), "wall_s": wall_s}
+    return EvalResult(folder=folder, models=scores["models"], decoding=scores["decoding"], wall_s=wall_s)

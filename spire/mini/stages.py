@@ -6,6 +6,8 @@ with; a rerun whose settings match reuses the folder instead of recomputing it.
 >>> from spire.mini.config import DemoConfig
 >>> corpus = stage_corpus(DemoConfig.quick(out_dir="/tmp/mini"))          # doctest: +SKIP
 >>> units = stage_units(DemoConfig.quick(out_dir="/tmp/mini"), corpus)    # doctest: +SKIP
+>>> units.extractor                                                        # doctest: +SKIP
+PosixPath('/tmp/mini/units/extractor')
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from spire.errors import SpireError
 from spire.mini.config import DemoConfig
+from spire.mini.results import CorpusResult, UnitsResult, VtlnWarps
 
 __all__ = ["SPLITS", "mark_done", "model_fingerprint", "relative", "stage_corpus", "stage_done", "stage_units", "unit_rows"]
 
@@ -39,10 +42,10 @@ def stage_done(folder: Path, settings: dict[str, Any]) -> bool:
 
 def mark_done(folder: Path, settings: dict[str, Any]) -> None:
     """Record that the stage in `folder` finished with `settings` (written atomically, last)."""
+    from units.files import write_json
+
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "stage.json.tmp"
-    tmp.write_text(json.dumps(settings, indent=2, sort_keys=True))
-    os.replace(tmp, folder / "stage.json")
+    write_json(folder / "stage.json", settings)
 
 
 def relative(config: DemoConfig, path: str | Path) -> str:
@@ -77,8 +80,9 @@ def fresh(folder: Path) -> Path:
     return folder
 
 
-def stage_corpus(config: DemoConfig) -> dict[str, Any]:
+def stage_corpus(config: DemoConfig) -> CorpusResult:
     """Stage 1: the synthetic parallel corpus (English speech; English, German, French text)."""
+    from spire.data.sources import read_records
     from spire.mini.corpus import build_corpus
 
     folder = Path(config.out_dir) / "corpus"
@@ -88,11 +92,9 @@ def stage_corpus(config: DemoConfig) -> dict[str, Any]:
         build_corpus(folder, config.n_train, config.n_dev, config.n_test, config.seed, progress=config.progress)
         (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
         mark_done(folder, settings)
-    manifests = {split: folder / f"{split}.jsonl" for split in SPLITS}
-    audio_s = {split: sum(json.loads(line)["duration_s"] for line in path.open()) for split, path in manifests.items()}
-    return {"folder": str(folder), "audio_hours": {k: v / 3600 for k, v in audio_s.items()},
-            "utterances": {k: sum(1 for _ in p.open()) for k, p in manifests.items()},
-            "wall_s": _build_seconds(folder, start)}
+    durations = {split: [row["duration_s"] for row in read_records(folder / f"{split}.jsonl")] for split in SPLITS}
+    return CorpusResult(folder=folder, audio_hours={k: sum(v) / 3600 for k, v in durations.items()},
+                        utterances={k: len(v) for k, v in durations.items()}, wall_s=_build_seconds(folder, start))
 
 
 def _build_seconds(folder: Path, start: float) -> float:
@@ -103,17 +105,16 @@ def _build_seconds(folder: Path, start: float) -> float:
 
 def unit_rows(units_folder: str | Path, split: str) -> list[dict[str, Any]]:
     """The labelled rows of one split (id, units, n_frames, text, de, fr, ...), in shard order."""
-    rows = []
-    for path in sorted((Path(units_folder) / split).glob("units-*.jsonl")):
-        rows += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    return rows
+    from units.corpus.results import read_labelled
+
+    return list(read_labelled(Path(units_folder) / split))
 
 
 # Utterances featurized for the k-means sample: this many times the frames it keeps.
 _SAMPLE_MARGIN = 1.25
 
 
-def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
+def stage_units(config: DemoConfig, corpus: CorpusResult) -> UnitsResult:
     """Stage 2: MFCC (+ VTLN) -> k-means -> deduplicated units for every split."""
     from units import (
         MfccFeaturizer,
@@ -129,11 +130,11 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
     from units.kmeans.report import FitConfig, fit_with_report
 
     folder = Path(config.out_dir) / "units"
-    corpus_dir = Path(corpus["folder"])
+    corpus_dir = corpus.folder
     settings = {"num_units": config.num_units, "cmvn": config.mfcc_cmvn, "stack": config.mfcc_stack,
                 "vtln": config.vtln_frames if config.mfcc_vtln else None,
                 "sample_frames": config.sample_frames, "seed": config.seed,
-                "niter": config.kmeans_iterations, "corpus": corpus["utterances"], "sample_margin": _SAMPLE_MARGIN}
+                "niter": config.kmeans_iterations, "corpus": corpus.utterances, "sample_margin": _SAMPLE_MARGIN}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         fresh(folder)
@@ -146,20 +147,20 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
                                   seed=config.seed, report=vtln_report)
         # Featurize only the utterances that the sample needs (30% of the default corpus): the
         # whole split took as long as labelling it (72 s).
-        frames = corpus["audio_hours"]["train"] * 3600 * featurizer.frame_rate_hz
+        frames = corpus.audio_hours["train"] * 3600 * featurizer.frame_rate_hz
         fraction = min(1.0, _SAMPLE_MARGIN * config.sample_frames / max(frames, 1.0))
         features, _ = sample_features(
             corpus_dir / "train.jsonl", featurizer,
             config=SampleConfig(max_frames=config.sample_frames, seed=config.seed, progress=config.progress,
                                 utterance_fraction=fraction),
         )
-        quantizer, fit_report = fit_with_report(
+        fit = fit_with_report(
             features, FitConfig(k=config.num_units, niter=config.kmeans_iterations, seed=config.seed),
             provenance=featurizer.provenance(),
         )
-        extractor = UnitExtractor(featurizer, quantizer)
+        extractor = UnitExtractor(featurizer, fit.quantizer)
         extractor.save_pretrained(folder / "extractor")
-        (folder / "fit_report.json").write_text(json.dumps(fit_report, indent=2))
+        (folder / "fit_report.json").write_text(json.dumps(fit.report.to_dict(), indent=2))
         (folder / "vtln_report.json").write_text(json.dumps(vtln_report))
         for split in SPLITS:
             summary = label_corpus(corpus_dir / f"{split}.jsonl", extractor, folder / split,
@@ -171,8 +172,8 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
         mark_done(folder, settings)
     fit_report = json.loads((folder / "fit_report.json").read_text())
     warps = json.loads((folder / "vtln_report.json").read_text()).get("warps")
-    vtln = None if not warps else {"utterances": len(warps), "min": min(warps), "max": max(warps),
-                                   "mean": sum(warps) / len(warps)}
+    vtln = None if not warps else VtlnWarps(utterances=len(warps), min=min(warps), max=max(warps),
+                                            mean=sum(warps) / len(warps))
     frames = kept = 0
     usage: Counter[int] = Counter()
     for split in SPLITS:
@@ -182,9 +183,8 @@ def stage_units(config: DemoConfig, corpus: dict[str, Any]) -> dict[str, Any]:
             kept += len(ids)
             if split == "train":
                 usage.update(ids)
-    return {"folder": str(folder), "extractor": str(folder / "extractor"),
-            "clusters_used": fit_report["clusters_used"], "perplexity": fit_report["perplexity"],
-            "k": fit_report["k"], "vtln": vtln, "dedup_ratio": kept / max(frames, 1),
-            "units_per_s": kept / max(sum(corpus["audio_hours"].values()) * 3600, 1e-9),
-            "cluster_counts": [usage.get(i, 0) for i in range(fit_report["k"])],
-            "wall_s": _build_seconds(folder, start)}
+    return UnitsResult(folder=folder, clusters_used=fit_report["clusters_used"], perplexity=fit_report["perplexity"],
+                       k=fit_report["k"], vtln=vtln, dedup_ratio=kept / max(frames, 1),
+                       units_per_s=kept / max(sum(corpus.audio_hours.values()) * 3600, 1e-9),
+                       cluster_counts=[usage.get(i, 0) for i in range(fit_report["k"])],
+                       wall_s=_build_seconds(folder, start))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from spire.errors import SynthesisError
+from spire.mini.errors import SynthesisError
 
 SAMPLE_RATE = 16000
 """Sample rate of every wave returned by `synthesize`."""
@@ -37,7 +37,8 @@ _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
 
-_INSTALL_HINT = "fix: pip install espeakng-loader (it bundles libespeak-ng and its voice data)"
+_INSTALL_HINT = ("fix: pip install 'spire-speech[demo]' (or pip install espeakng-loader: it bundles libespeak-ng "
+                 "and its voice data)")
 
 
 class _Engine:

@@ -16,11 +16,14 @@ _EXPORTS = {
     "ModelConfig": "spire.training.config",
     "DataConfig": "spire.training.config",
     "OptimConfig": "spire.training.config",
+    "LossConfig": "spire.training.config",
     "LoraSettings": "spire.training.config",
     "DistributedConfig": "spire.training.config",
     "TrainResult": "spire.training.recipe",
     "train": "spire.training.recipe",
     "load_datasets": "spire.training.datasets",
+    "NonFiniteError": "spire.training.guards",
+    "resume_checkpoint": "spire.training.checkpoints",
 }
 
 __all__ = sorted(_EXPORTS)

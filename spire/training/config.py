@@ -6,15 +6,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from spire.config import (
+    AT_LEAST_1,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    CheckedConfig,
+    Range,
+    check_config,
+)
 from spire.errors import ConfigError
 
-__all__ = ["DataConfig", "DistributedConfig", "LoraSettings", "ModelConfig", "OptimConfig", "TrainConfig"]
+__all__ = ["DataConfig", "DistributedConfig", "LoraSettings", "LossConfig", "ModelConfig", "OptimConfig", "TrainConfig"]
 
 
 @dataclass(kw_only=True)
-class ModelConfig:
+class ModelConfig(CheckedConfig):
     """Which model to train and how to hold it in memory."""
 
     path: str = ""
@@ -27,15 +37,12 @@ class ModelConfig:
     """Recompute activations in the backward pass: less memory, about 30% more compute."""
     train_only_new_embeddings: bool = False
     """Warm-up stage: freeze everything except the embedding rows added by `spire extend`."""
-    first_new_id: int | None = None
+    first_new_id: Annotated[int, NON_NEGATIVE] | None = None
     """First new token id for `train_only_new_embeddings`; null = read it from the model's `config.spire`."""
-    labelled_logits_only: bool = False
-    """Apply the LM head only where a label exists (same loss and gradients, less work when most
-    tokens carry no label, e.g. CPT without unit loss); one process, no FSDP, plain causal LMs."""
 
 
 @dataclass(kw_only=True)
-class DataConfig:
+class DataConfig(CheckedConfig):
     """Tokenized datasets saved with `datasets.save_to_disk` (built by `spire build-data`)."""
 
     train: str = ""
@@ -45,56 +52,67 @@ class DataConfig:
     replay: str | None = None
     """Folder of an earlier stage's dataset (e.g. the CPT data in IT) whose rows are mixed into
     training, so that the stage does not erase what the earlier one taught (not in the paper). In
-    the miniature, IT after CPT with as many CPT rows as IT rows: ASR WER 20.6% -> 8.3%."""
-    replay_fraction: float = 0.5
+    the miniature it keeps IT from erasing what CPT taught (docs/miniature.md)."""
+    replay_fraction: Annotated[float, NON_NEGATIVE] = 0.5
     """Rows drawn from `replay` (seeded, without repetition), as a multiple of the training rows."""
 
-    seq_len: int = 4096
+    seq_len: Annotated[int, AT_LEAST_1] = 4096
     """Longest row allowed; rows were packed to at most this many tokens."""
-    num_workers: int = 0
+    num_workers: Annotated[int, NON_NEGATIVE] = 0
     """Dataloader worker processes."""
 
 
 @dataclass(kw_only=True)
-class OptimConfig:
-    """AdamW (or Muon for the hidden matrices) with a warm-up and a decaying schedule."""
+class LossConfig(CheckedConfig):
+    """The training loss, by name."""
 
-    name: Literal["adamw", "muon"] = "adamw"
-    """"adamw": AdamW on every weight (the paper's). "muon": Muon on the decoder's 2-D weight
-    matrices and AdamW on embeddings, head and norms (`spire.training.optimizers`); single process or DDP (not
-    FSDP, which shards the matrices Muon orthogonalises)."""
-    lr: float = 7e-6
-    """Peak learning rate (AdamW's part)."""
-    muon_lr: float = 0.01
-    """Peak learning rate of Muon's part (name: muon); Muon's updates have a fixed spectral size,
-    so its rate lives on another scale than AdamW's."""
-    muon_momentum: float = 0.95
-    """Muon's (Nesterov) momentum."""
-    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
-    """Learning-rate schedule after warm-up."""
-    warmup_steps: int = 100
-    """Optimizer steps of linear warm-up."""
-    weight_decay: float = 0.0
-    """Decoupled weight decay."""
-    adam_beta1: float = 0.9
-    """AdamW beta1."""
-    adam_beta2: float = 0.999
-    """AdamW beta2."""
-    max_grad_norm: float = 1.0
-    """Gradient clipping norm."""
+    name: str = "causal_lm"
+    """A name in `spire.training.losses.LOSSES`. "causal_lm": the model's own next-token loss (the
+    paper's). "labelled_positions": the same loss and gradients with the LM head applied only where
+    a label exists (faster when most tokens carry none, e.g. CPT without unit loss); one process,
+    no FSDP, plain causal LMs."""
 
 
 @dataclass(kw_only=True)
-class LoraSettings:
+class OptimConfig(CheckedConfig):
+    """AdamW (or Muon for the hidden matrices) with a warm-up and a decaying schedule."""
+
+    name: str = "adamw"
+    """A name in `spire.training.optimizers.OPTIMIZERS`. "adamw": AdamW on every weight (the paper's). "muon": Muon on the decoder's 2-D weight
+    matrices and AdamW on embeddings, head and norms (`spire.training.optimizers`); single process or DDP (not
+    FSDP, which shards the matrices Muon orthogonalises)."""
+    lr: Annotated[float, POSITIVE] = 7e-6
+    """Peak learning rate (AdamW's part)."""
+    muon_lr: Annotated[float, POSITIVE] = 0.01
+    """Peak learning rate of Muon's part (name: muon); Muon's updates have a fixed spectral size,
+    so its rate lives on another scale than AdamW's."""
+    muon_momentum: Annotated[float, FRACTION] = 0.95
+    """Muon's (Nesterov) momentum."""
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    """Learning-rate schedule after warm-up."""
+    warmup_steps: Annotated[int, NON_NEGATIVE] = 100
+    """Optimizer steps of linear warm-up."""
+    weight_decay: Annotated[float, NON_NEGATIVE] = 0.0
+    """Decoupled weight decay."""
+    adam_beta1: Annotated[float, FRACTION] = 0.9
+    """AdamW beta1."""
+    adam_beta2: Annotated[float, FRACTION] = 0.999
+    """AdamW beta2."""
+    max_grad_norm: Annotated[float, NON_NEGATIVE] = 1.0
+    """Gradient clipping norm (0 = no clipping)."""
+
+
+@dataclass(kw_only=True)
+class LoraSettings(CheckedConfig):
     """Optional LoRA adapters through peft (`pip install spire-speech[lora]`)."""
 
     enabled: bool = False
     """Train LoRA adapters instead of all weights."""
-    r: int = 16
+    r: Annotated[int, AT_LEAST_1] = 16
     """Adapter rank."""
-    alpha: int = 32
+    alpha: Annotated[int, AT_LEAST_1] = 32
     """Adapter scaling numerator."""
-    dropout: float = 0.05
+    dropout: Annotated[float, FRACTION] = 0.05
     """Dropout on the adapter input."""
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     """Module names that get adapters."""
@@ -103,7 +121,7 @@ class LoraSettings:
 
 
 @dataclass(kw_only=True)
-class DistributedConfig:
+class DistributedConfig(CheckedConfig):
     """FSDP when launched with torchrun (an accelerate config file sets it up by itself)."""
 
     fsdp: bool = False
@@ -122,7 +140,7 @@ class DistributedConfig:
 
 
 @dataclass(kw_only=True)
-class TrainConfig:
+class TrainConfig(CheckedConfig):
     """One training stage. Defaults are the paper's IT settings.
 
     >>> from spire.config import resolve_config
@@ -141,31 +159,33 @@ class TrainConfig:
     """Tokenized datasets."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Optimizer and schedule."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """The training loss."""
     lora: LoraSettings = field(default_factory=LoraSettings)
     """Optional LoRA adapters."""
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
     """FSDP and process-group settings."""
-    micro_batch: int = 12
+    micro_batch: Annotated[int, AT_LEAST_1] = 12
     """Rows per device per forward pass."""
-    grad_accum: int = 12
+    grad_accum: Annotated[int, AT_LEAST_1] = 12
     """Micro-batches per optimizer step."""
-    epochs: float = 4.0
+    epochs: Annotated[float, POSITIVE] = 4.0
     """Passes over the training data (ignored when max_steps > 0)."""
-    max_steps: int = -1
+    max_steps: Annotated[int, Range(ge=1, also=(-1,))] = -1
     """Optimizer steps to run; -1 = use epochs."""
     bf16: bool = True
     """bfloat16 mixed precision."""
     use_cpu: bool = False
     """Train on CPU even when a GPU is present (tests, the miniature)."""
-    seed: int = 42
+    seed: Annotated[int, SEED] = 42
     """Seed for initialisation and data order."""
-    logging_steps: int = 10
+    logging_steps: Annotated[int, AT_LEAST_1] = 10
     """Log loss, lr and tokens/s every this many optimizer steps."""
-    save_steps: int = 500
+    save_steps: Annotated[int, NON_NEGATIVE] = 500
     """Checkpoint every this many optimizer steps (0 = only at the end)."""
-    save_total_limit: int | None = 3
-    """Keep at most this many checkpoints."""
-    eval_steps: int | None = None
+    save_total_limit: Annotated[int, AT_LEAST_1] | None = 3
+    """Keep at most this many complete checkpoints (null = all)."""
+    eval_steps: Annotated[int, AT_LEAST_1] | None = None
     """Evaluate every this many steps when data.eval is set; null = at each save."""
     resume: str | None = None
     """Checkpoint folder to resume from; "latest" = the newest in output_dir; "auto" = latest if any (pre-emptible jobs)."""
@@ -173,32 +193,22 @@ class TrainConfig:
     """Experiment trackers (e.g. ["tensorboard"]); empty = none."""
 
     def validate(self) -> None:
-        """Check what the types cannot: required paths and sensible numbers."""
+        """Check what the types and ranges cannot: required paths and settings that depend on each other."""
+        check_config(self)  # again: a field may have been changed since construction
         for key, value in (("model.path", self.model.path), ("data.train", self.data.train), ("output_dir", self.output_dir)):
             if not value:
                 raise ConfigError(key, "must be set, but is empty; fix: add it to the YAML or pass key=value")
-        for key, value in (
-            ("micro_batch", self.micro_batch),
-            ("grad_accum", self.grad_accum),
-            ("data.seq_len", self.data.seq_len),
-            ("logging_steps", self.logging_steps),
-        ):
-            if value < 1:
-                raise ConfigError(key, f"must be at least 1, but is {value}")
-        if self.max_steps < 1 and self.epochs <= 0:
-            raise ConfigError("epochs", f"must be positive when max_steps is -1, but is {self.epochs}")
+        from spire.training.losses import LOSSES
+        from spire.training.optimizers import OPTIMIZERS
+
+        for key, name, known in (("loss.name", self.loss.name, LOSSES), ("optim.name", self.optim.name, OPTIMIZERS)):
+            if name not in known:
+                raise ConfigError(key, f"must be one of {sorted(known)}, but is {name!r}")
         if self.data.replay is not None and self.data.replay_fraction <= 0:
             raise ConfigError("data.replay_fraction", f"must be positive with data.replay, but is {self.data.replay_fraction}")
-        if self.optim.lr <= 0:
-            raise ConfigError("optim.lr", f"must be positive, but is {self.optim.lr}")
-        if self.optim.name == "muon":
-            if self.optim.muon_lr <= 0:
-                raise ConfigError("optim.muon_lr", f"must be positive, but is {self.optim.muon_lr}")
-            if not 0 <= self.optim.muon_momentum < 1:
-                raise ConfigError("optim.muon_momentum", f"must be in [0, 1), but is {self.optim.muon_momentum}")
-            if self.distributed.fsdp:
-                raise ConfigError("optim.name", "muon needs whole weight matrices, but distributed.fsdp shards them; "
-                                  "fix: set optim.name=adamw, or train with DDP (distributed.fsdp=false)")
+        if self.optim.name == "muon" and self.distributed.fsdp:
+            raise ConfigError("optim.name", "muon needs whole weight matrices, but distributed.fsdp shards them; "
+                              "fix: set optim.name=adamw, or train with DDP (distributed.fsdp=false)")
         if self.model.train_only_new_embeddings:
             if self.optim.weight_decay != 0:
                 raise ConfigError(

@@ -1,24 +1,35 @@
-"""The causal-LM loss with output logits computed only where a label exists.
+"""Training losses chosen by name (`loss.name` in a `TrainConfig`): `LOSSES` maps each name to a
+`Loss`, so a recipe picks one in YAML and the Trainer calls whatever it is given.
+
+    "causal_lm"            the model's own next-token loss (transformers'; the paper's)
+    "labelled_positions"   the same loss with the LM head applied only where a label exists
 
 When most positions carry no label (CPT without loss on unit tokens: ~85% of the tokens; IT:
 everything but the answers), the LM head and its softmax over the whole vocabulary are mostly
-wasted work: for the miniature's 2M-parameter model the head is about a quarter of the forward
-pass. This computes the decoder's hidden states, keeps the positions whose next token has a
-label, and applies the head there only. The value and the gradients equal transformers' own
-loss (`model(**inputs, labels=labels).loss`, the same shift and the same normalisation by
-`num_items_in_batch`), so it changes speed, not training.
+wasted work; for a tiny model the head is a large share of the forward pass. `labelled_positions`
+computes the decoder's hidden states, keeps the positions whose next token has a label, and applies
+the head there only. Its value and gradients equal transformers' own loss (the same shift and the
+same normalisation by `num_items_in_batch`): it changes speed, not training.
 
+A new loss: a function `(model, inputs, num_items_in_batch) -> loss` and one line in `LOSSES`.
+
+>>> sorted(LOSSES)
+['causal_lm', 'labelled_positions']
 >>> loss = labelled_positions_loss(model, batch, num_items_in_batch=None)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DENSE_ABOVE", "labelled_positions_loss", "supports_labelled_positions_loss"]
+from spire.errors import ConfigError
+
+__all__ = ["DENSE_ABOVE", "LOSSES", "Loss", "get_loss", "labelled_positions_loss", "supports_labelled_positions_loss"]
 
 #: Share of labelled positions above which gathering them costs more than it saves: the head
 #: then runs on every position, as in transformers' own forward.
@@ -65,3 +76,47 @@ def labelled_positions_loss(
     if torch.is_tensor(num_items_in_batch):
         num_items_in_batch = num_items_in_batch.to(total.device)
     return total / num_items_in_batch
+
+
+def _labelled_positions_refusal(model: Any, distributed: bool) -> str | None:
+    # Under DDP/FSDP the wrapped model's own forward must run (gradient sync, parameter
+    # gathering), so the decoder cannot be called on its own there.
+    if distributed:
+        return "needs a single training process, but this run is distributed (several processes or FSDP)"
+    if not supports_labelled_positions_loss(model):
+        return (f"needs a plain causal LM (decoder + linear head), but {type(model).__name__} is not one "
+                "(or rescales its logits)")
+    return None
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss `loss.name` can choose.
+
+    >>> LOSSES["causal_lm"].compute is None        # the model computes it in its forward
+    True
+    """
+
+    compute: Callable[[Any, dict[str, torch.Tensor], Any], torch.Tensor] | None
+    """`(model, inputs, num_items_in_batch) -> loss` on the unwrapped model; None = the model's own
+    forward loss, as transformers' Trainer computes it."""
+    refusal: Callable[[Any, bool], str | None] = lambda model, distributed: None
+    """Why it cannot train `model` in this run (`distributed`: several processes or FSDP), or None."""
+
+
+#: name -> Loss; `loss.name` in a TrainConfig picks one.
+LOSSES: dict[str, Loss] = {
+    "causal_lm": Loss(compute=None),
+    "labelled_positions": Loss(compute=labelled_positions_loss, refusal=_labelled_positions_refusal),
+}
+
+
+def get_loss(name: str) -> Loss:
+    """The registered loss called `name`; ConfigError naming `loss.name` when there is none.
+
+    >>> get_loss("labelled_positions").compute is labelled_positions_loss
+    True
+    """
+    if name not in LOSSES:
+        raise ConfigError("loss.name", f"must be one of {sorted(LOSSES)}, but is {name!r}")
+    return LOSSES[name]

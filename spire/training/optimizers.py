@@ -1,13 +1,20 @@
-"""Muon for the decoder's weight matrices, AdamW for everything else, as one torch optimizer.
+"""Optimizers chosen by name (`optim.name` in a `TrainConfig`), and Muon.
+
+`OPTIMIZERS` maps each name to a builder `(model, args, optim) -> torch.optim.Optimizer`, or to
+None for the Trainer's own optimizer:
+
+    "adamw"   transformers' AdamW from the TrainingArguments (the paper's)
+    "muon"    `MuonAdamW`: Muon on the decoder's weight matrices, AdamW on everything else
 
 Muon (Jordan et al., 2024) replaces each hidden matrix's momentum by its nearest semi-orthogonal
 matrix (a few Newton-Schulz iterations), so every direction of the update moves at the same rate.
-Embeddings, the LM head, norms and biases stay on AdamW, as Muon's authors prescribe. In the
-miniature it reaches a given CPT loss in fewer tokens than AdamW (see `spire.mini.config`).
+Embeddings, the LM head, norms and biases stay on AdamW, as Muon's authors prescribe. The
+Trainer's schedule scales both parts' learning rates alike.
 
-Selected with `optim.name: muon` (`spire.training.recipe.OptimConfig`); the Trainer's schedule scales both
-parts' learning rates alike.
+A new optimizer: a builder and one line in `OPTIMIZERS`.
 
+>>> sorted(OPTIMIZERS)
+['adamw', 'muon']
 >>> import torch
 >>> layer = torch.nn.Linear(8, 8, bias=False)
 >>> opt = MuonAdamW([{"params": [layer.weight], "muon": True, "lr": 0.02}], lr=1e-3)
@@ -17,13 +24,16 @@ parts' learning rates alike.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import torch
 from torch.optim.adamw import adamw
 
-__all__ = ["MuonAdamW", "muon_param_groups", "orthogonalize"]
+from spire.errors import ConfigError
+
+__all__ = ["OPTIMIZERS", "MuonAdamW", "MuonSettings", "OptimizerBuilder", "build_muon", "get_optimizer",
+           "muon_param_groups", "orthogonalize"]
 
 # Quintic Newton-Schulz coefficients tuned by Muon's authors: fast convergence of the singular
 # values towards ~1 (not exactly 1, which does not matter for an update direction).
@@ -135,5 +145,43 @@ class MuonAdamW(torch.optim.Optimizer):
             return
         beta1, beta2 = group["betas"]
         adamw(params, grads, exp_avgs, exp_avg_sqs, [], steps, foreach=True, amsgrad=False,
-                                beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
-                                eps=group["eps"], maximize=False)
+              beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+              eps=group["eps"], maximize=False)
+
+
+class MuonSettings(Protocol):
+    """What `build_muon` reads from the `optim` section (`spire.training.config.OptimConfig`)."""
+
+    muon_lr: float
+    muon_momentum: float
+
+
+def build_muon(model: torch.nn.Module, args: Any, optim: MuonSettings) -> MuonAdamW:
+    """`MuonAdamW` over `model`: AdamW's part takes the rate, decay, betas and eps of the Trainer's
+    `args` (TrainingArguments), Muon's part `optim.muon_lr` and `optim.muon_momentum`."""
+    groups = muon_param_groups(model, lr=args.learning_rate, muon_lr=optim.muon_lr, weight_decay=args.weight_decay)
+    return MuonAdamW(groups, lr=args.learning_rate, momentum=optim.muon_momentum,
+                     betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                     weight_decay=args.weight_decay)
+
+
+#: `(model, TrainingArguments, optim section) -> optimizer`.
+OptimizerBuilder = Callable[[torch.nn.Module, Any, Any], torch.optim.Optimizer]
+
+#: name -> builder; None = the Trainer's own optimizer from its TrainingArguments (AdamW).
+OPTIMIZERS: dict[str, OptimizerBuilder | None] = {
+    "adamw": None,
+    "muon": build_muon,
+}
+
+
+def get_optimizer(name: str) -> OptimizerBuilder | None:
+    """The builder registered as `name` (None: the Trainer's own); ConfigError naming `optim.name`
+    when there is none.
+
+    >>> get_optimizer("muon") is build_muon
+    True
+    """
+    if name not in OPTIMIZERS:
+        raise ConfigError("optim.name", f"must be one of {sorted(OPTIMIZERS)}, but is {name!r}")
+    return OPTIMIZERS[name]

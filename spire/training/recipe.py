@@ -9,7 +9,11 @@ through `accelerate launch --config_file configs/accelerate/fsdp.yaml -m spire.c
 torchrun; nothing here depends on the number of processes.
 
 Written into `output_dir`: `config.yaml` (the resolved config, also inside every checkpoint),
-`train_log.jsonl` (one line per log step: loss, lr, tokens/s), the final model and tokenizer.
+`train_log.jsonl` (one line per log step: loss, lr, tokens/s), the final model and tokenizer,
+and `checkpoint-N/` folders, each marked complete by `spire-complete.json` once fully written;
+`resume: latest/auto` uses only those, and moves the others to `partial/` with a warning
+(`spire.training.checkpoints`). A nan/inf loss or weight stops the run with `NonFiniteError`
+before it is saved (`spire.training.guards`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spire.errors import ConfigError, SpireError
 from spire.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -52,12 +55,17 @@ def train(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None = None) -
     40
     """
     from spire.training.trainer import build_trainer
+    from spire.vocab.saving import set_chat_template, write_compatible_files
 
     cfg.validate()
     trainer = build_trainer(cfg, callbacks=callbacks)
     resume = _resume_path(cfg)
     output = trainer.train(resume_from_checkpoint=resume)
+    if trainer.processing_class is not None:
+        set_chat_template(trainer.processing_class)  # IT data is spire's ChatML
     trainer.save_model(cfg.output_dir)  # also saves the tokenizer (processing_class)
+    if trainer.is_world_process_zero():
+        write_compatible_files(cfg.output_dir, source_dir=cfg.model.path)  # transformers 4.x too
     _carry_extractor(Path(cfg.model.path), Path(cfg.output_dir))
     return TrainResult(
         output_dir=Path(cfg.output_dir),
@@ -71,26 +79,23 @@ def train(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None = None) -
 def _carry_extractor(model_dir: Path, output_dir: Path) -> None:
     """Copy the unit extractor that `spire extend` stored beside the model, so that every
     trained model folder transcribes raw audio on its own."""
-    import shutil
+    from spire.vocab.pairing import copy_extractor
 
     source = model_dir / "extractor"
-    if (source / "extractor.json").exists() and source.resolve() != (output_dir / "extractor").resolve():
-        shutil.copytree(source, output_dir / "extractor", dirs_exist_ok=True)
+    if (source / "extractor.json").exists():
+        copy_extractor(source, output_dir)
 
 
-def _resume_path(cfg: TrainConfig) -> str | bool | None:
+def _resume_path(cfg: TrainConfig) -> str | None:
+    """The checkpoint to resume from: only one whose completion marker matches its files
+    (`spire.training.checkpoints`); incomplete ones are moved aside by rank 0, with a warning."""
+    import os
+
+    from spire.training.checkpoints import explicit_checkpoint, resume_checkpoint
+
     if cfg.resume is None:
         return None
     if cfg.resume in ("latest", "auto"):
-        from transformers.trainer_utils import get_last_checkpoint
-
-        out = Path(cfg.output_dir)
-        last = get_last_checkpoint(str(out)) if out.is_dir() else None
-        if last is None and cfg.resume == "auto":
-            return None
-        if last is None:
-            raise SpireError(f"resume=latest needs a checkpoint-* folder in {out}, but there is none; fix: drop resume")
-        return last
-    if not (Path(cfg.resume) / "trainer_state.json").is_file():
-        raise ConfigError("resume", f"must be a checkpoint folder with trainer_state.json, but is {cfg.resume!r}")
-    return cfg.resume
+        rank_zero = int(os.environ.get("RANK", "0")) == 0
+        return resume_checkpoint(cfg.output_dir, cfg.resume, move_partials=rank_zero)
+    return explicit_checkpoint(cfg.resume)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,7 @@ from spire.errors import ConfigError
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, TrainingArguments
 
-    from spire.training.config import OptimConfig, TrainConfig
+    from spire.training.config import TrainConfig
 
 __all__ = [
     "ConfigSaveCallback",
@@ -39,37 +41,31 @@ CONFIG_FILE = "config.yaml"
 
 
 class SpireTrainer(Trainer):
-    """A `Trainer` that adds the collator's `num_tokens` (non-padding tokens) to `state.num_input_tokens_seen`.
+    """A `Trainer` that adds the collator's `num_tokens` (non-padding tokens) to `state.num_input_tokens_seen`,
+    and trains with the loss and optimizer it is given (`spire.training.losses`, `.optimizers`).
 
     >>> trainer = SpireTrainer(model=model, args=args, data_collator=PackedCollator(pad_token_id=0, count_tokens=True),
     ...                        train_dataset=dataset)                             # doctest: +SKIP
     """
 
-    def __init__(self, *args: Any, labelled_logits_only: bool = False, muon: OptimConfig | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, loss_fn: Callable[..., Any] | None = None,
+                 optimizer_builder: Callable[[Any, Any], Any] | None = None, **kwargs: Any) -> None:
+        """`loss_fn(model, inputs, num_items_in_batch)` replaces the model's own loss (None: keep it);
+        `optimizer_builder(model, args)` replaces the Trainer's AdamW (None: keep it)."""
         super().__init__(*args, **kwargs)
-        self.labelled_logits_only = labelled_logits_only
-        self.muon = muon
+        self.loss_fn = loss_fn
+        self.optimizer_builder = optimizer_builder
 
     def create_optimizer(self, model=None):
-        if self.muon is None or self.optimizer is not None:
+        if self.optimizer_builder is None or self.optimizer is not None:
             return super().create_optimizer(model)
-        from spire.training.optimizers import MuonAdamW, muon_param_groups
-
-        args = self.args
-        groups = muon_param_groups(self.model, lr=args.learning_rate, muon_lr=self.muon.muon_lr,
-                                   weight_decay=args.weight_decay)
-        self.optimizer = MuonAdamW(groups, lr=args.learning_rate, momentum=self.muon.muon_momentum,
-                                   betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
-                                   weight_decay=args.weight_decay)
+        self.optimizer = self.optimizer_builder(self.model, self.args)
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if not self.labelled_logits_only or return_outputs or "labels" not in inputs:
+        if self.loss_fn is None or return_outputs or "labels" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        from spire.training.losses import labelled_positions_loss
-
-        return labelled_positions_loss(self.accelerator.unwrap_model(model), inputs, num_items_in_batch)
+        return self.loss_fn(self.accelerator.unwrap_model(model), inputs, num_items_in_batch)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         num_tokens = inputs.pop("num_tokens", None)
@@ -169,14 +165,17 @@ def load_model(cfg: TrainConfig) -> tuple[PreTrainedModel, Any]:
 
 def _freeze_old_weights(model: PreTrainedModel, first_new_id: int | None) -> None:
     if first_new_id is None:
-        spire_meta = getattr(model.config, "spire", None) or {}
-        first_new_id = spire_meta.get("first_new_id", spire_meta.get("first_unit_id"))
-    if first_new_id is None:
-        raise ConfigError(
-            "model.first_new_id",
-            "must be set for train_only_new_embeddings, but is null and the model's config has no spire.first_unit_id; "
-            "fix: extend the model with `spire extend` or set model.first_new_id",
-        )
+        from spire.errors import VocabularyError
+        from spire.vocab.metadata import UnitVocab
+
+        try:
+            first_new_id = UnitVocab.from_config(model.config).first_new_id
+        except VocabularyError as error:
+            raise ConfigError(
+                "model.first_new_id",
+                f"must be set for train_only_new_embeddings when the model records no unit vocabulary ({error}); "
+                "fix: extend the model with `spire extend` or set model.first_new_id",
+            ) from error
     from spire.vocab.embeddings import freeze_all_but_new_embeddings
 
     freeze_all_but_new_embeddings(model, first_new_id)
@@ -230,7 +229,9 @@ def build_training_arguments(cfg: TrainConfig) -> TrainingArguments:
         logging_steps=cfg.logging_steps,
         save_strategy="steps" if cfg.save_steps > 0 else "no",
         save_steps=max(cfg.save_steps, 1),
-        save_total_limit=cfg.save_total_limit,
+        # Rotated by CompleteCheckpointCallback once the new checkpoint is marked complete, never before.
+        save_total_limit=None,
+        logging_nan_inf_filter=False,  # a nan step must reach FiniteGuard, not be averaged away
         eval_strategy="steps" if has_eval else "no",
         eval_steps=(cfg.eval_steps or cfg.save_steps or cfg.logging_steps) if has_eval else None,
         activation_checkpointing=checkpointing,
@@ -251,7 +252,11 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     >>> trainer = build_trainer(resolve_config(TrainConfig, "configs/train/mini_it.yaml"))  # doctest: +SKIP
     >>> trainer.train()                                                                       # doctest: +SKIP
     """
+    from spire.training.checkpoints import CompleteCheckpointCallback
     from spire.training.datasets import load_datasets
+    from spire.training.guards import FiniteGuard
+    from spire.training.losses import get_loss
+    from spire.training.optimizers import get_optimizer
 
     args = build_training_arguments(cfg)  # first: it sets up the process group under torchrun
     model, tokenizer = load_model(cfg)
@@ -259,40 +264,29 @@ def build_trainer(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None =
     pad_id = _pad_token_id(model, tokenizer)
     collator = PackedCollator(pad_token_id=pad_id, max_length=cfg.data.seq_len, count_tokens=True)
     throughput = ThroughputCallback(Path(cfg.output_dir) / LOG_FILE)
-    labelled_only = cfg.model.labelled_logits_only
-    if labelled_only:
-        _check_labelled_logits_only(cfg, args, model)
-    muon = cfg.optim if cfg.optim.name == "muon" else None
+    loss = get_loss(cfg.loss.name)
+    refusal = loss.refusal(model, cfg.distributed.fsdp or args.world_size > 1)
+    if refusal:
+        raise ConfigError("loss.name", f"{cfg.loss.name!r} {refusal}; fix: set loss.name=causal_lm")
+    builder = get_optimizer(cfg.optim.name)
     trainer = SpireTrainer(
-        labelled_logits_only=labelled_only,
-        muon=muon,
+        loss_fn=loss.compute,
+        optimizer_builder=None if builder is None else partial(builder, optim=cfg.optim),
         model=model,
         args=args,
         data_collator=collator,
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
-        callbacks=[ConfigSaveCallback(cfg), *(callbacks or [])],
+        # The marker comes after every callback that adds files to a checkpoint.
+        callbacks=[ConfigSaveCallback(cfg), CompleteCheckpointCallback(cfg.save_total_limit), FiniteGuard(),
+                   *(callbacks or [])],
     )
     # Ahead of the progress printer, so printed logs already carry tokens/s.
     trainer.callback_handler.callbacks.insert(0, throughput)
     if trainer.is_world_process_zero():
         save_config(cfg, Path(cfg.output_dir) / CONFIG_FILE)
     return trainer
-
-
-def _check_labelled_logits_only(cfg: TrainConfig, args: TrainingArguments, model: PreTrainedModel) -> None:
-    from spire.training.losses import supports_labelled_positions_loss
-
-    # Under DDP/FSDP the wrapped model's own forward must run (gradient sync, parameter
-    # gathering), so the decoder cannot be called on its own there.
-    if cfg.distributed.fsdp or args.world_size > 1:
-        raise ConfigError("model.labelled_logits_only", "needs a single training process, but this run is "
-                          f"distributed (world size {args.world_size}, fsdp {cfg.distributed.fsdp}); "
-                          "fix: set it to false")
-    if not supports_labelled_positions_loss(model):
-        raise ConfigError("model.labelled_logits_only", f"needs a plain causal LM (decoder + linear head), but "
-                          f"{type(model).__name__} is not one (or rescales its logits); fix: set it to false")
 
 
 def _pad_token_id(model: PreTrainedModel, tokenizer: Any) -> int:

@@ -15,12 +15,30 @@ for text mixing units and words, and `skip_special_tokens=True` keeps them.
 
 from __future__ import annotations
 
-import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spire.errors import VocabularyError
+from spire.vocab.metadata import UnitVocab
+from spire.vocab.pairing import (
+    EXTRACTOR_DIR,
+    copy_extractor,
+    extractor_folder,
+    kmeans_state,
+    provenance_facts,
+    read_extractor_provenance,
+)
+from spire.vocab.saving import set_chat_template, write_compatible_files
+from spire.vocab.tokens import (
+    CHAT_SPECIALS,
+    SPIRE_SPECIALS,
+    check_unit_vocab,
+    checked_unit_strings,
+    unit_token_ids,
+)
+from units.encoding import PUA_OFFSET, UNIT_FORMATS, unit_strings
 
 __all__ = [
     "CHAT_SPECIALS",
@@ -36,58 +54,6 @@ __all__ = [
     "unit_token_ids",
 ]
 
-PUA_OFFSET = 983040  # U+F0000, the first code point of Unicode's private use plane 15
-UNIT_FORMATS = ("pua", "extra_id")
-SPIRE_SPECIALS = ("<CLS>", "<EOD>", "<MASK>", "<PAD>", "<SEP>")
-CHAT_SPECIALS = ("<|im_end|>", "<|im_start|>")
-
-
-def unit_strings(num_units: int, unit_format: str = "pua") -> list[str]:
-    """The text of units 0..num_units-1: `chr(983040 + i)` or `<extra_id_i>`.
-
-    >>> unit_strings(2, "extra_id")
-    ['<extra_id_0>', '<extra_id_1>']
-    """
-    if unit_format not in UNIT_FORMATS:
-        raise VocabularyError(
-            f"unit_format must be one of {UNIT_FORMATS}, but is {unit_format!r}; fix: pick one"
-        )
-    if num_units < 1:
-        raise VocabularyError(
-            f"num_units must be at least 1, but is {num_units}; fix: pass the k-means k"
-        )
-    if unit_format == "pua":
-        return [chr(PUA_OFFSET + i) for i in range(num_units)]
-    return [f"<extra_id_{i}>" for i in range(num_units)]
-
-
-def unit_token_ids(tokenizer: Any, num_units: int, unit_format: str = "pua") -> list[int]:
-    """The token id of every unit; VocabularyError if one is missing or not a single token.
-
-    >>> unit_token_ids(tokenizer, 5000)[:2]                                    # doctest: +SKIP
-    [32005, 32006]
-    """
-    ids = []
-    for index, text in enumerate(unit_strings(num_units, unit_format)):
-        encoded = tokenizer.encode(text, add_special_tokens=False)
-        if len(encoded) != 1 or encoded[0] == tokenizer.unk_token_id:
-            raise VocabularyError(
-                f"unit {index} ({text!r}) must be exactly one token, but encodes to {encoded}; "
-                "fix: extend the model first with `spire extend`"
-            )
-        ids.append(encoded[0])
-    return ids
-
-
-def check_unit_vocab(tokenizer: Any, num_units: int, unit_format: str = "pua") -> int:
-    """Check that the units are single tokens with consecutive ids; return the first unit's id."""
-    ids = unit_token_ids(tokenizer, num_units, unit_format)
-    if ids != list(range(ids[0], ids[0] + num_units)):
-        raise VocabularyError(
-            f"unit ids must be consecutive from {ids[0]}, but are not; fix: re-extend the base model"
-        )
-    return ids[0]
-
 
 @dataclass(frozen=True)
 class ExtendResult:
@@ -101,6 +67,7 @@ class ExtendResult:
     vocab_size: int  # tokens in the extended tokenizer
     embedding_rows: int  # rows of the resized embeddings (padded)
     special_ids: dict[str, int] = field(default_factory=dict)
+    vocab: UnitVocab | None = None  # what config.spire records
 
 
 def extend_tokenizer(
@@ -114,7 +81,7 @@ def extend_tokenizer(
     """
     from tokenizers import AddedToken
 
-    units = unit_strings(num_units, unit_format)
+    units = checked_unit_strings(num_units, unit_format)
     vocab = tokenizer.get_vocab()
     present = [text for text in units if text in vocab]
     if present:
@@ -145,37 +112,69 @@ def extend_tokenizer(
     return first_new_id, first_unit_id, specials
 
 
-def read_extractor_provenance(path: str | Path) -> dict[str, Any]:
-    """Provenance of a saved unit extractor (folder) or of a JSON file describing one."""
-    path = Path(path)
-    if path.is_file():
-        return json.loads(path.read_text())
-    try:
-        from units.extractor import UnitExtractor
-
-        return dict(UnitExtractor.from_pretrained(path).provenance())
-    except ImportError:
-        pass
-    candidate = path / "extractor.json"
-    if not candidate.is_file():
-        raise VocabularyError(
-            f"--extractor must be a saved unit extractor folder, but {path} has no extractor.json; "
-            "fix: pass the folder written by UnitExtractor.save_pretrained"
-        )
-    return json.loads(candidate.read_text())
-
-
 def _check_provenance(provenance: dict[str, Any], num_units: int, unit_format: str) -> None:
-    kmeans = provenance.get("kmeans") if isinstance(provenance.get("kmeans"), dict) else {}
-    k = provenance.get("k", kmeans.get("k"))
-    if k is not None and int(k) != num_units:
+    facts = provenance_facts(provenance)
+    if facts["k"] is None:
         raise VocabularyError(
-            f"num_units must equal the extractor's k-means k ({k}), but is {num_units}; fix: pass --num-units {k}"
+            "extractor_provenance must record the k-means k (kmeans.k), but records none; fix: "
+            "pass the saved extractor folder (extractor_dir) instead of a hand-made provenance"
         )
-    fmt = provenance.get("unit_format")
-    if fmt is not None and fmt != unit_format:
+    if int(facts["k"]) != num_units:
         raise VocabularyError(
-            f"unit_format must equal the extractor's ({fmt!r}), but is {unit_format!r}; fix: pass --unit-format {fmt}"
+            f"num_units must equal the extractor's k-means k ({facts['k']}), but is {num_units}; "
+            f"fix: pass num_units={facts['k']}, or the extractor made for {num_units} units"
+        )
+    if facts["unit_format"] is not None and facts["unit_format"] != unit_format:
+        raise VocabularyError(
+            f"unit_format must equal the extractor's ({facts['unit_format']!r}), but is "
+            f"{unit_format!r}; fix: pass unit_format={facts['unit_format']!r}"
+        )
+
+
+def _load_extractor(
+    extractor_dir: str | Path, check_compatible: bool
+) -> tuple[Path, dict[str, Any], str | None]:
+    """(folder, provenance, why its k-means is unverified or None); refuses an unverified one
+    unless `check_compatible` is False."""
+    import json
+
+    from units.extractor import UnitExtractor
+
+    folder = extractor_folder(extractor_dir)
+    if folder is None:
+        raise VocabularyError(
+            f"extractor_dir must be a saved unit extractor folder (extractor.json and kmeans/), "
+            f"but {extractor_dir} is not; fix: pass the folder written by UnitExtractor.save_pretrained"
+        )
+    extractor = UnitExtractor.from_pretrained(folder, check_compatible=check_compatible)
+    state = kmeans_state(extractor)
+    if state is not None and check_compatible:
+        raise VocabularyError(
+            f"the extractor's k-means must be known to be fit on its featurizer's features, but "
+            f"{state} ({folder}); fix: fit k-means on features saved with their .json sidecar "
+            "(or import it with its featurizer), or pass check_compatible=False to accept it knowingly"
+        )
+    if state is not None:
+        warnings.warn(f"extending for an unverified unit extractor: {state}", UserWarning, stacklevel=3)
+    return folder, json.loads(json.dumps(extractor.provenance())), state
+
+
+def _check_paths(model_dir: Path, out: Path, extractor_dir: Any) -> None:
+    if not (model_dir / "config.json").is_file():
+        raise VocabularyError(
+            f"model_dir must be a local model folder holding config.json, but {model_dir} "
+            f"{'has none' if model_dir.is_dir() else 'does not exist'}; fix: pass the base model's "
+            "folder (download it first, e.g. `huggingface-cli download NAME --local-dir DIR`)"
+        )
+    if out.resolve() == model_dir.resolve():
+        raise VocabularyError(
+            f"out_dir must differ from model_dir, but both are {out}; fix: pick a new folder"
+        )
+    if extractor_dir is None and (out / EXTRACTOR_DIR).exists():
+        raise VocabularyError(
+            f"out_dir must not hold an {EXTRACTOR_DIR}/ folder when no extractor is given (the "
+            f"model would be loaded with it unchecked), but {out / EXTRACTOR_DIR} exists; fix: "
+            f"pass extractor_dir= the extractor this model is for, or remove {out / EXTRACTOR_DIR}"
         )
 
 
@@ -190,39 +189,50 @@ def extend_model(
     pad_to_multiple_of: int = 64,
     extractor_provenance: dict[str, Any] | None = None,
     extractor_dir: str | Path | None = None,
+    check_compatible: bool = True,
     seed: int = 0,
 ) -> ExtendResult:
     """Extend a saved causal LM with unit tokens and save it (a plain transformers model) to `out_dir`.
 
     `init` is "default" (normal(0, initializer_range)) or "mean" (Hewitt's recipe). The saved
-    config gets `spire = {num_units, unit_format, first_unit_id, extractor}`. A model that
-    already has `config.spire` is refused. `extractor_dir` (a saved UnitExtractor) is recorded
-    and copied to `out_dir/extractor/`, so the model folder alone transcribes raw audio.
+    config records a `UnitVocab` (`config.spire`). A model that already has unit tokens is
+    refused. `extractor_dir` (a saved UnitExtractor, or its extractor.json) is checked against
+    `num_units`/`unit_format`, recorded, and copied to `out_dir/extractor/`, replacing any earlier
+    one, so the model folder alone transcribes raw audio; without it, an `extractor/` already in
+    `out_dir` is refused rather than left stale. An extractor whose k-means cannot be checked
+    against its featurizer needs `check_compatible=False` (a warning; recorded in the config).
+    With the chat specials, the tokenizer carries spire's ChatML chat template
+    (`spire.prompts.CHAT_TEMPLATE`); the folder loads in transformers 4.x and 5.x
+    (`spire.vocab.saving.write_compatible_files`).
 
     >>> extend_model(base_dir, out_dir, num_units=100, init="mean").first_unit_id   # doctest: +SKIP
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from spire.vocab.embeddings import INIT_METHODS, resize_embeddings
 
     if init not in INIT_METHODS:
         raise VocabularyError(f"init must be one of {INIT_METHODS}, but is {init!r}; fix: pick one")
-    unit_strings(num_units, unit_format)  # validates both before any heavy loading
-    if extractor_dir is not None and extractor_provenance is None:
-        extractor_provenance = read_extractor_provenance(extractor_dir)
+    checked_unit_strings(num_units, unit_format)  # validates both before any heavy loading
+    if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
+        raise VocabularyError(
+            f"pad_to_multiple_of must be an integer >= 1, but is {pad_to_multiple_of!r}; "
+            "fix: pass 64 (the default), or 1 for no padding"
+        )
+    model_dir, out = Path(model_dir), Path(out_dir)
+    _check_paths(model_dir, out, extractor_dir)
+    folder, unverified = None, None
+    if extractor_dir is not None:
+        folder, extractor_provenance, unverified = _load_extractor(extractor_dir, check_compatible)
     if extractor_provenance:
         _check_provenance(extractor_provenance, num_units, unit_format)
-    model_dir, out = Path(model_dir), Path(out_dir)
-    if out.resolve() == model_dir.resolve():
-        raise VocabularyError(
-            f"--out must differ from --model, but both are {out}; fix: pick a new folder"
-        )
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype="auto")
-    if getattr(model.config, "spire", None):
+    if UnitVocab.in_config(model.config):
         raise VocabularyError(
-            f"the model must not be extended yet, but {model_dir} has config.spire = {model.config.spire}; "
-            "fix: extend the base model, or use this one as it is"
+            f"the model must not be extended yet, but {model_dir} has config.spire = "
+            f"{model.config.spire}; fix: extend the base model, or use this one as it is"
         )
     first_new_id, first_unit_id, specials = extend_tokenizer(
         tokenizer, num_units=num_units, unit_format=unit_format, chat_specials=chat_specials
@@ -236,14 +246,16 @@ def extend_model(
         seed=seed,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
-    model.config.spire = {
-        "num_units": num_units,
-        "unit_format": unit_format,
-        "first_unit_id": first_unit_id,
-        "first_new_id": first_new_id,
-        "init": init,
-        "extractor": extractor_provenance,
-    }
+    vocab = UnitVocab(
+        num_units=num_units,
+        unit_format=unit_format,
+        first_unit_id=first_unit_id,
+        first_new_id=first_new_id,
+        init=init,
+        extractor=extractor_provenance,
+        kmeans_unverified=unverified,
+    )
+    vocab.apply_to(model.config)
     generation = model.generation_config
     generation.pad_token_id = tokenizer.pad_token_id
     if chat_specials:
@@ -255,13 +267,13 @@ def extend_model(
         eos_ids = list(eos) if isinstance(eos, (list, tuple)) else [eos] if eos is not None else []
         # Chat answers end with <|im_end|>: generation must stop there too.
         generation.eos_token_id = sorted({*eos_ids, specials["<|im_end|>"]})
+    set_chat_template(tokenizer)  # spire's ChatML, so chat tools render the trained prompts
     out.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(out))
     model.save_pretrained(str(out))
-    if extractor_dir is not None and (Path(extractor_dir) / "extractor.json").exists():
-        import shutil
-
-        shutil.copytree(extractor_dir, out / "extractor", dirs_exist_ok=True)
+    write_compatible_files(out, source_dir=model_dir)
+    if folder is not None:
+        copy_extractor(folder, out)
     return ExtendResult(
         out_dir=out,
         num_units=num_units,
@@ -271,4 +283,5 @@ def extend_model(
         vocab_size=len(tokenizer),
         embedding_rows=rows,
         special_ids=specials,
+        vocab=vocab,
     )

@@ -6,15 +6,29 @@ and leave margins; they fail when a stage did not train or a task answers in the
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
+from spire.commands.demo import add_arguments, config_from_args
+from spire.data.output import BuildSummary
+from spire.data.packing import PackStats
 from spire.errors import ConfigError, SpireError
 from spire.mini.base_lm import base_documents
 from spire.mini.config import DemoConfig
-from spire.mini.demo import QUICK_LIMITS, add_arguments, check_quick, config_from_args, run_demo
+from spire.mini.demo import QUICK_LIMITS, check_quick, run_demo
 from spire.mini.demo_report import score_table, targets, write_report
 from spire.mini.plots import make_plots
+from spire.mini.results import (
+    BaseModelResult,
+    CorpusResult,
+    CptResult,
+    DemoResults,
+    EvalResult,
+    TrainedModel,
+    UnitsResult,
+    VtlnWarps,
+)
 from spire.mini.stages import mark_done, model_fingerprint, stage_done
 
 
@@ -42,21 +56,25 @@ def _scores(wer=5.0, st=35.0, mt=50.0, base_mt=50.0, wer_only=9.0, asr_languages
 
 
 def _results(curve=((5, 6.0), (10, 3.0)), dedup_ratio=0.98, **score_kwargs):
-    train = {"steps": 10, "tokens_seen": 1000, "tokens_per_s": 100.0, "wall_s": 10.0,
-             "curve": [list(point) for point in curve]}
-    return {
-        "corpus": {"utterances": {"train": 4, "dev": 1, "test": 2}, "audio_hours": {"train": 0.01}, "wall_s": 1.0},
-        "units": {"k": 1000, "clusters_used": 990, "perplexity": 900.0, "dedup_ratio": dedup_ratio,
-                  "vtln": {"utterances": 3, "min": 0.88, "max": 1.04, "mean": 0.97},
-                  "units_per_s": 24.0, "cluster_counts": [5, 3, 2, 1], "wall_s": 1.0},
-        "base": {**train, "parameters": 1_000_000, "vocab_size": 500},
-        "cpt": train, "it": train,
-        "eval": _scores(**score_kwargs),
-    }
+    train = {"rows": 80, "replayed_rows": 0, "train_loss": 4.0, "steps": 10, "tokens_seen": 1000,
+             "tokens_per_s": 100.0, "wall_s": 10.0, "curve": [list(point) for point in curve]}
+    scores = _scores(**score_kwargs)
+    return DemoResults(
+        corpus=CorpusResult(folder=Path("c"), utterances={"train": 4, "dev": 1, "test": 2},
+                            audio_hours={"train": 0.01}, wall_s=1.0),
+        units=UnitsResult(folder=Path("u"), k=1000, clusters_used=990, perplexity=900.0, dedup_ratio=dedup_ratio,
+                          vtln=VtlnWarps(utterances=3, min=0.88, max=1.04, mean=0.97),
+                          units_per_s=24.0, cluster_counts=[5, 3, 2, 1], wall_s=1.0),
+        base=BaseModelResult(stage="base", **train, folder=Path("b"), data=PackStats(), parameters=1_000_000,
+                             vocab_size=500),
+        cpt=CptResult(stage="cpt", **train, folder=Path("cpt"), data=BuildSummary(kind="cpt", seq_len=8, packed=True)),
+        it=TrainedModel(stage="it", **train, folder=Path("it")),
+        eval=EvalResult(folder=Path("e"), models=scores["models"], decoding=scores["decoding"], wall_s=1.0),
+    )
 
 
 def test_quick_config_is_smaller_and_overridable():
-    quick, full = DemoConfig.quick(), DemoConfig()
+    quick, full = DemoConfig.quick(), DemoConfig.load()
     assert quick.n_train < full.n_train and quick.hidden_size <= full.hidden_size
     assert DemoConfig.quick(n_train=7).n_train == 7
 
@@ -131,8 +149,8 @@ def test_check_quick_accepts_learning_and_rejects_failures():
 
 def test_report_and_plots_are_written(tmp_path):
     results = _results()
-    results["plots"] = make_plots(results, tmp_path / "plots")
-    report = write_report(DemoConfig(out_dir=str(tmp_path)), results)
+    results.plots = make_plots(results, tmp_path / "plots")
+    report = write_report(DemoConfig.load(overrides={"out_dir": str(tmp_path)}), results)
     text = report.read_text()
     assert "## Scores" in text and "## Targets" in text
     assert "MFCC + VTLN (warps 0.88-1.04, mean 0.970, fit on 3 utterances) k-means k=1000" in text
@@ -149,17 +167,17 @@ def test_quick_demo_learns_and_reruns_from_its_stages(tmp_path_factory):
     config = DemoConfig.quick(out_dir=str(out), progress=False)
     results = run_demo(config)
     check_quick(results, config)  # losses fell; every task answers in its language (QUICK_LIMITS)
-    vtln = results["units"]["vtln"]  # the voices (men's and women's) got different warps
-    assert vtln["utterances"] > 100 and vtln["min"] < vtln["mean"] < vtln["max"]
-    it_rows = results["it_data"]["sequences"]  # IT after CPT also trains on CPT rows (it_replay)
-    cpt_rows = results["cpt"]["data"]["sequences"]  # all of them at most
-    assert results["it"]["replayed_rows"] == min(round(it_rows * config.it_replay), cpt_rows) > 0
-    assert results["it"]["rows"] == it_rows + results["it"]["replayed_rows"]
-    models = results["eval"]["models"]
+    vtln = results.units.vtln  # the voices (men's and women's) got different warps
+    assert vtln.utterances > 100 and vtln.min < vtln.mean < vtln.max
+    it_rows = results.it_data.data.sequences  # IT after CPT also trains on CPT rows (it_replay)
+    cpt_rows = results.cpt.data.sequences  # all of them at most
+    assert results.it.replayed_rows == min(round(it_rows * config.it_replay), cpt_rows) > 0
+    assert results.it.rows == it_rows + results.it.replayed_rows
+    models = results.eval.models
     assert {"asr", "st_de", "st_fr", "mt_de", "mt_fr"} <= set(models["it"]) and set(models["base"]) == {"mt_de", "mt_fr"}
     again = run_demo(config)  # every stage is reused: same scores, no retraining
-    assert again["eval"]["models"] == models
-    assert again["it"]["steps"] == results["it"]["steps"]
+    assert again.eval.models == models
+    assert again.it.steps == results.it.steps
     for stage in ("corpus", "units", "base", "extended", "cpt", "it_data", "it", "eval"):
         assert (out / stage / "stage.json").is_file(), stage
     assert (out / "report.md").is_file() and (out / "plots" / "loss.png").is_file()

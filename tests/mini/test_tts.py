@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from spire.errors import SynthesisError
 from spire.mini import tts
+from spire.mini.errors import SynthesisError
 from spire.mini.tts import SAMPLE_RATE, synthesize
 
 TEXT = "the old man sees three black dogs in the garden"

@@ -115,7 +115,11 @@ def test_train_validate_names_missing_and_bad_values():
     with pytest.raises(ConfigError) as info:
         TrainConfig().validate()
     assert info.value.key == "model.path"
-    cfg = resolve_config(TrainConfig, None, ["model.path=m", "data.train=d", "output_dir=o", "micro_batch=0"])
+    with pytest.raises(ConfigError) as info:  # out of range: refused while the config is built
+        resolve_config(TrainConfig, None, ["model.path=m", "data.train=d", "output_dir=o", "micro_batch=0"])
+    assert info.value.key == "micro_batch"
+    cfg = resolve_config(TrainConfig, None, ["model.path=m", "data.train=d", "output_dir=o"])
+    cfg.micro_batch = 0  # changed after construction: validate() checks the ranges again
     with pytest.raises(ConfigError) as info:
         cfg.validate()
     assert info.value.key == "micro_batch"
@@ -127,6 +131,7 @@ def test_config_classes_are_keyword_only():
 
 
 def test_resume_modes(tmp_path):
+    from spire.training.checkpoints import write_marker
     from spire.training.recipe import _resume_path
 
     def cfg(value):
@@ -138,6 +143,12 @@ def test_resume_modes(tmp_path):
     with pytest.raises(ConfigError) as info:
         _resume_path(cfg(tmp_path / "nope"))
     assert info.value.key == "resume"
-    (tmp_path / "checkpoint-5").mkdir()
-    (tmp_path / "checkpoint-12").mkdir()
+    for step in (5, 12):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        write_marker(tmp_path / f"checkpoint-{step}", step)
     assert _resume_path(cfg("auto")).endswith("checkpoint-12")
+    (tmp_path / "checkpoint-20").mkdir()  # an interrupted save: no marker, never the resume point
+    with pytest.warns(UserWarning, match="checkpoint-20 is not a complete checkpoint"):
+        assert _resume_path(cfg("latest")).endswith("checkpoint-12")
+    assert (tmp_path / "partial" / "checkpoint-20").is_dir() and not (tmp_path / "checkpoint-20").exists()

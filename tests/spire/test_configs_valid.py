@@ -1,4 +1,5 @@
-"""Every shipped training and accelerate config loads and validates against its schema."""
+"""Every shipped training and accelerate config loads and validates against its schema (the
+miniature's demo settings: tests/mini/test_recipe.py)."""
 
 from pathlib import Path
 
@@ -9,13 +10,13 @@ from spire.config import load_yaml, resolve_config
 from spire.training.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN_CONFIGS = sorted((ROOT / "configs/train").glob("*.yaml"))
+TRAIN_CONFIGS = sorted([*(ROOT / "configs/train").glob("*.yaml"), *(ROOT / "configs/mini").glob("train_*.yaml")])
 ACCELERATE_CONFIGS = sorted((ROOT / "configs/accelerate").glob("*.yaml"))
 
 
 def test_the_recipes_are_shipped():
     names = {path.name for path in TRAIN_CONFIGS}
-    assert {"spire_base_cpt.yaml", "spire_full_it.yaml", "mini_cpt.yaml", "mini_it.yaml"} <= names
+    assert {"spire_base_cpt.yaml", "spire_full_it.yaml", "mini_cpt.yaml", "mini_it.yaml", "train_cpt.yaml"} <= names
     assert ACCELERATE_CONFIGS
 
 
@@ -23,7 +24,7 @@ def test_the_recipes_are_shipped():
 def test_train_config_loads_and_validates(path):
     cfg = resolve_config(TrainConfig, path, ["model.path=m", "data.train=d", "output_dir=o"])
     cfg.validate()
-    # Full-scale recipes name every path themselves; the mini ones get them from the demo.
+    # Full-scale recipes name every path themselves; the small ones get them from the command line or the demo.
     if path.name.startswith("spire_"):
         resolve_config(TrainConfig, path).validate()
         assert cfg.bf16 and not cfg.use_cpu
@@ -55,3 +56,9 @@ def test_accelerate_config_is_understood_by_accelerate(path):
     assert config.distributed_type.value == raw["distributed_type"]
     assert config.mixed_precision == "bf16"
     assert config.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
+
+
+def test_full_scale_recipes_keep_the_papers_loss_and_optimizer():
+    for name in ("spire_base_cpt.yaml", "spire_full_it.yaml"):
+        cfg = resolve_config(TrainConfig, ROOT / "configs/train" / name)
+        assert (cfg.loss.name, cfg.optim.name) == ("causal_lm", "adamw"), name

@@ -132,6 +132,61 @@ def test_resampling_to_another_target_rate():
     assert out.size == 4000 and abs(peak_hz(out, 8000) - 440.0) <= 2.0
 
 
+def _wav_at(tmp_path, rate):
+    path = tmp_path / f"at{rate}.wav"
+    sf.write(path, np.zeros(rate, dtype=np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def _cut_wav(tmp_path):
+    """A WAV whose header states 24000 samples, cut off after 7985 (a partial copy)."""
+    path = tmp_path / "cut.wav"
+    if not path.exists():
+        whole = io.BytesIO()
+        sf.write(whole, sine(440.0, 1.5, 16000), 16000, format="WAV", subtype="PCM_16")
+        path.write_bytes(whole.getvalue()[: 44 + 7985 * 2])
+    return path
+
+
+def test_complete_wavs_with_extra_chunks_or_unknown_size_still_load():
+    wave = sine(440.0, 1.5, 16000)
+    tagged = io.BytesIO()
+    with sf.SoundFile(tagged, "w", 16000, 1, "PCM_24", format="WAV") as handle:
+        handle.title = "a LIST chunk first"
+        handle.write(np.stack([wave], axis=1))
+    assert load_audio(tagged.getvalue()).size == wave.size
+    streamed = bytearray(tagged.getvalue())
+    at = streamed.index(b"data")
+    streamed[at + 4 : at + 8] = (0xFFFFFFFF).to_bytes(4, "little")  # a writer that could not seek
+    assert load_audio(bytes(streamed)).size == wave.size
+
+
+def test_too_short_for_one_frame_names_the_file_and_the_fix(tmp_path):
+    from units.audio import require_one_frame
+    from units.extractor import UnitExtractor
+    from units.features.mfcc import MfccFeaturizer
+    from units.kmeans.quantizer import KMeansQuantizer
+
+    featurizer = MfccFeaturizer()
+    centroids = np.random.default_rng(0).standard_normal((4, featurizer.dim)).astype(np.float32)
+    extractor = UnitExtractor(
+        featurizer,
+        KMeansQuantizer(centroids, {"provenance": featurizer.provenance()}),
+    )
+    path = tmp_path / "blip.wav"
+    sf.write(path, sine(440.0, 0.01, 16000), 16000)
+    with pytest.raises(
+        AudioError, match="at least 400 samples \\(0.0250 s at 16000 Hz\\)"
+    ) as caught:
+        extractor.extract(str(path))
+    assert caught.value.source == str(path) and "fix: drop this file, or pad it" in str(
+        caught.value
+    )
+    with pytest.raises(AudioError, match="^<array 50 at 16000 Hz>: the audio must last"):
+        extractor.extract([(WAVE, 16000), (WAVE[:50], 16000)])
+    require_one_frame(WAVE, featurizer, "fine.wav")  # long enough: no error
+
+
 def _errors(tmp_path):
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk" * 4)
@@ -163,6 +218,13 @@ def _errors(tmp_path):
         ({"path": None, "bytes": None}, {}, "must hold 'bytes', 'path' or 'array'"),
         ({"array": WAVE}, {}, "also hold 'sampling_rate'"),
         ((WAVE, 16000), {"sample_rate": 0}, "target sample_rate must be a positive integer"),
+        ((WAVE, 10**12), {}, "from 1000 to 384000 Hz, but is 1000000000000"),
+        ((WAVE, 999), {}, "from 1000 to 384000 Hz, but is 999"),
+        ({"array": WAVE, "sampling_rate": 10**7}, {}, "from 1000 to 384000 Hz"),
+        ((WAVE, 16000), {"sample_rate": 10**12}, "target sample_rate must be .* to 384000 Hz"),
+        (_wav_at(tmp_path, 500), {}, "from 1000 to 384000 Hz, but is 500"),
+        (_cut_wav(tmp_path), {}, "cut off: its header states 24000 samples"),
+        (_cut_wav(tmp_path).read_bytes(), {}, "cut off: .* but it holds 7985 \\(0.499 s\\)"),
     ]
 
 

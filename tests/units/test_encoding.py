@@ -119,3 +119,34 @@ def test_vectorized_parse_equals_character_by_character():
 def test_text_must_be_a_string():
     with pytest.raises(UnitFormatError, match="must be a str, but is a bytes"):
         text_to_ids(ids_to_text([1]).encode())
+
+
+@pytest.mark.parametrize("unit_format", ["pua", "extra_id"])
+def test_unit_strings_are_the_text_of_each_unit(unit_format):
+    from units.encoding import unit_strings
+
+    strings = unit_strings(7, unit_format)
+    assert strings == [ids_to_text([i], unit_format) for i in range(7)]
+    assert text_to_ids("".join(strings), unit_format) == list(range(7))
+    assert unit_strings(np.int64(3), unit_format) == strings[:3]
+    if unit_format == "extra_id":  # no private-use plane to run out of
+        assert unit_strings(70000, unit_format)[-1] == "<extra_id_69999>"
+
+
+@pytest.mark.parametrize(
+    "num_units, unit_format, message",
+    [
+        (0, "pua", "num_units must be a positive integer, but is 0"),
+        (-3, "extra_id", "num_units must be a positive integer"),
+        (True, "pua", "num_units must be a positive integer, but is True"),
+        (2.0, "pua", "num_units must be a positive integer, but is 2.0"),
+        ("5", "pua", "num_units must be a positive integer"),
+        (5, "hex", "unit_format must be one of"),
+        (70000, "pua", "num_units must be at most 65534"),
+    ],
+)
+def test_unit_strings_name_the_bad_parameter(num_units, unit_format, message):
+    from units.encoding import unit_strings
+
+    with pytest.raises(UnitFormatError, match=message):
+        unit_strings(num_units, unit_format)

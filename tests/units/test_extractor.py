@@ -156,3 +156,24 @@ def test_bad_unit_format():
     featurizer = MfccFeaturizer()
     with pytest.raises(UnitFormatError, match="unit_format"):
         UnitExtractor(featurizer, KMeansQuantizer(np.zeros((2, 39), np.float32)), unit_format="hex")
+
+
+def test_save_is_atomic_and_honours_the_umask(mfcc_extractor, tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        folder = mfcc_extractor.save_pretrained(tmp_path / "ex")
+    finally:
+        os.umask(old)
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == [
+        "extractor.json",
+        "featurizer.json",
+        "kmeans/centroids.safetensors",
+        "kmeans/kmeans.json",
+    ]  # no temporaries left behind
+    for name in files:
+        assert (folder / name).stat().st_mode & 0o777 == 0o640, name
+    record = json.loads((folder / "extractor.json").read_text())
+    assert record["unit_format"] == "pua" and record["provenance"] == mfcc_extractor.provenance()

@@ -19,6 +19,8 @@ _EXPORTS = {
     "LabelConfig": "units.corpus.labelling",
     "LabelSummary": "units.corpus.labelling",
     "label_corpus": "units.corpus.labelling",
+    "read_labelled": "units.corpus.results",
+    "labelled_files": "units.corpus.results",
     "shard_range": "units.corpus.shards",
 }
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from units.corpus.items import RESERVED_FIELDS, AudioItem
+from units.corpus.items import RESERVED_FIELDS, AudioItem, checked_id
 from units.errors import ManifestError
 
 _BATCH_ROWS = 256
@@ -43,7 +43,11 @@ def read_saved_dataset(
         rows = table[start : start + _BATCH_ROWS].to_pylist()
         for offset, row in enumerate(rows):
             index = start + offset
-            item_id = str(row[id_column]) if id_column in row else f"{index:09d}"
+            item_id = (
+                checked_id(row[id_column], f"row {index} of {path}", id_column)
+                if id_column in row
+                else f"{index:09d}"
+            )
             fields = {name: row[name] for name in carried}
             duration = fields.pop("duration_s", fields.pop("duration", None))
             yield AudioItem(

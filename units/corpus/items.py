@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RESERVED_FIELDS", "AudioItem"]
+from units.errors import ManifestError
+
+__all__ = ["RESERVED_FIELDS", "AudioItem", "checked_id"]
 
 # Keys the labeller writes itself; a manifest field of the same name would be overwritten.
 RESERVED_FIELDS = frozenset({"id", "units", "n_frames", "duration_s"})
@@ -25,3 +27,22 @@ class AudioItem:
     source: Any
     fields: dict[str, Any] = field(default_factory=dict)
     duration_s: float | None = None
+
+
+def checked_id(value: Any, where: str, id_column: str = "id") -> str:
+    """An item id as text: a non-empty string, or an integer (written as its digits).
+
+    Anything else (null, a float, a bool, a list) is refused: `str()` would turn null into
+    "None" and 1.0 into "1.0", ids nobody meant.
+
+    >>> checked_id(7, "line 1 of m.jsonl")
+    '7'
+    """
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ManifestError(
+        f"`{id_column}` on {where} must be a non-empty string or an integer, but is {value!r}; "
+        "fix: give every item its own id"
+    )

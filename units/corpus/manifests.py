@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from units.corpus.items import RESERVED_FIELDS, AudioItem
+from units.corpus.items import RESERVED_FIELDS, AudioItem, checked_id
 from units.errors import ManifestError
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
@@ -235,7 +235,7 @@ def _jsonl_item(record: Any, path: Path, number: int, id_column: str) -> AudioIt
             f"{type(audio).__name__}; fix: store audio files and write their paths"
         )
     return AudioItem(
-        id=str(record[id_column]),
+        id=checked_id(record[id_column], f"line {number} of {path}", id_column),
         source=source,
         fields=fields,
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,

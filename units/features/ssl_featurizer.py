@@ -2,7 +2,9 @@
 
 Layers above L are removed from the model, so they are never run, and the encoder's final
 norm is not applied: the features equal transformers' ``hidden_states[L]``. Waves are batched
-by total audio seconds (sorted by length); long audio runs in overlapping chunks.
+by total audio seconds (sorted by length); long audio runs in overlapping chunks. Several
+layers with fixed weights (``layer=[20, 22]``, mean by default; `units.features.layer_mix`) are
+an option, off by default.
 
 >>> from units.features.ssl_featurizer import SSLFeaturizer
 >>> featurizer = SSLFeaturizer.from_pretrained("hubert-large-ll60k", layer=22)  # doctest: +SKIP
@@ -13,8 +15,10 @@ torch.Size([49, 1024])
 from __future__ import annotations
 
 import hashlib
+import pickle
 import shutil
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from torch import nn
 from units.errors import AudioError, ModelFormatError
 from units.features.base import Featurizer, FeaturizerConfigError, write_featurizer_json
 from units.features.encoders import SUPPORTED_MODEL_TYPES, family_for
+from units.features.layer_mix import parse_layers
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _WEIGHT_GLOBS = ("*.safetensors", "*.bin")
@@ -94,7 +99,8 @@ class SSLFeaturizer(Featurizer):
     Encoders trained without an attention mask (group-norm conv stack, e.g. HuBERT-base) never
     see padding in their conv stack: it runs on each wave alone, and only the transformer layers
     after it (which honour a frame mask) run as a padded batch. Chunks of a long wave are
-    normalised with the whole wave's group-norm statistics.
+    normalised with the whole wave's group-norm statistics. `layer` may list several layers,
+    mixed with `layer_weights` (default: the mean); the encoder then runs up to the deepest.
 
     >>> from units.testing import tiny_hubert, tone_speech
     >>> f = SSLFeaturizer.from_pretrained(tiny_hubert(tmp / "h"), layer=2)  # doctest: +SKIP
@@ -105,8 +111,9 @@ class SSLFeaturizer(Featurizer):
     def __init__(
         self,
         model: nn.Module,
-        layer: int,
+        layer: int | Sequence[int],
         *,
+        layer_weights: Sequence[float] | None = None,
         feature_extractor: Any = None,
         normalize: bool | None = None,
         dtype: str = "float32",
@@ -128,8 +135,14 @@ class SSLFeaturizer(Featurizer):
         self._family = family_for(model, feature_extractor)
         self.encoder_name = str(getattr(config, "_name_or_path", "") or config.model_type)
         self.num_layers = len(self._family.layers)
-        _check_layer(layer, self.num_layers, self.encoder_name)
-        self.layer = int(layer)
+        if isinstance(layer, Sequence) or layer_weights is not None:
+            # Several layers: `layer` is the deepest (where the encoder is cut), `_mix` the rest.
+            self.layer, self._mix = parse_layers(
+                layer, layer_weights, num_layers=self.num_layers, name=self.encoder_name
+            )
+        else:
+            _check_layer(layer, self.num_layers, self.encoder_name)
+            self.layer, self._mix = int(layer), None
         self.dtype = dtype
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dim = self._family.dim
@@ -154,7 +167,7 @@ class SSLFeaturizer(Featurizer):
                 "wav2vec2",
             )
         self.normalize = normalize
-        self._family.truncate(layer)
+        self._family.truncate(self.layer)
         self._family.model.eval().to(device=self.device, dtype=_DTYPES[dtype])
         self._family.prepare_for_inference(self.device)
 
@@ -164,8 +177,9 @@ class SSLFeaturizer(Featurizer):
     def from_pretrained(
         cls,
         path: str | Path,
-        layer: int = 22,
+        layer: int | Sequence[int] = 22,
         *,
+        layer_weights: Sequence[float] | None = None,
         dtype: str = "float32",
         device: str | torch.device | None = None,
         max_batch_seconds: float = 160.0,
@@ -190,20 +204,32 @@ class SSLFeaturizer(Featurizer):
                 f"{path}: model_type must be one of {', '.join(SUPPORTED_MODEL_TYPES)}, "
                 f"but is {config.model_type!r}; fix: use a supported speech encoder"
             )
-        _check_layer(layer, _num_layers(config), str(path))
+        if isinstance(layer, Sequence) or layer_weights is not None:
+            parse_layers(layer, layer_weights, num_layers=_num_layers(config), name=str(path))
+        else:
+            _check_layer(layer, _num_layers(config), str(path))
         if dtype not in _DTYPES:
             raise FeaturizerConfigError(
                 "dtype",
                 f"dtype must be one of {sorted(_DTYPES)}, but is {dtype!r}; fix: pass dtype='bfloat16'",
             )
         loader = WhisperModel if config.model_type == "whisper" else AutoModel
-        model = loader.from_pretrained(path, dtype=_DTYPES[dtype])
+        try:
+            model = loader.from_pretrained(path, dtype=_DTYPES[dtype])
+        except pickle.UnpicklingError as error:  # torch.load(weights_only=True) refused it
+            raise ModelFormatError(
+                f"{path}: the weight files must hold tensors only, but a pickled checkpoint "
+                "(e.g. pytorch_model.bin) holds other objects, which are refused because "
+                "unpickling can run code; fix: use the model's .safetensors weights, or convert "
+                "the checkpoint once on a machine you trust (save_pretrained writes safetensors)"
+            ) from error
         feature_extractor = None
         if (path / "preprocessor_config.json").is_file():
             feature_extractor = AutoFeatureExtractor.from_pretrained(path)
         return cls(
             model,
             layer,
+            layer_weights=layer_weights,
             feature_extractor=feature_extractor,
             dtype=dtype,
             device=device,
@@ -224,6 +250,7 @@ class SSLFeaturizer(Featurizer):
         featurizer = cls.from_pretrained(
             encoder_path,
             record["layer"],
+            layer_weights=record.get("layer_weights"),
             dtype=record.get("dtype", "float32"),
             device=device,
             max_batch_seconds=record.get("max_batch_seconds", 160.0),
@@ -258,6 +285,8 @@ class SSLFeaturizer(Featurizer):
         return self._encoder_hash
 
     def provenance(self) -> dict[str, Any]:
+        # A mix records its layers (as `layer`, a list) and weights; one layer keeps the int.
+        mix = self._mix.record() if self._mix is not None else {}
         return {
             "type": "ssl",
             "encoder": self.encoder_name,
@@ -270,6 +299,7 @@ class SSLFeaturizer(Featurizer):
             "sample_rate": self.sample_rate,
             "dtype": self.dtype,
             "normalize": self.normalize,
+            **mix,
         }
 
     def save_pretrained(self, directory: str | Path, *, copy_weights: bool = False) -> Path:
@@ -296,6 +326,7 @@ class SSLFeaturizer(Featurizer):
             "type": "ssl",
             "encoder_path": encoder_path,
             "layer": self.layer,
+            **(self._mix.record() if self._mix is not None else {}),
             "dtype": self.dtype,
             "normalize": self.normalize,
             "max_batch_seconds": self.max_batch_seconds,
@@ -379,12 +410,15 @@ class SSLFeaturizer(Featurizer):
 
     def _run(self, batch: list[_Segment], outputs: list[torch.Tensor]) -> None:
         waves = [s.wave for s in batch]
-        with torch.inference_mode():
+        tap = self._mix.tap(self._family.layers) if self._mix is not None else nullcontext()
+        with torch.inference_mode(), tap:
             if any(s.stats is not None for s in batch):
                 stats = [s.stats for s in batch]
                 hidden = self._family.forward(waves, self.device, _DTYPES[self.dtype], stats)
             else:
                 hidden = self._family.forward(waves, self.device, _DTYPES[self.dtype])
+            if self._mix is not None:
+                hidden = tap.mixed()
         for row, segment in enumerate(batch):
             lo, hi = segment.keep
             produced = min(self.num_frames(len(segment.wave)), hidden.shape[1])

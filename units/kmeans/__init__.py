@@ -18,6 +18,8 @@ _EXPORTS = {
     "train_centroids": "units.kmeans.fitting",
     "FitConfig": "units.kmeans.report",
     "fit_with_report": "units.kmeans.report",
+    "FitReport": "units.kmeans.report",
+    "KMeansFit": "units.kmeans.report",
 }
 
 __all__ = sorted(_EXPORTS)

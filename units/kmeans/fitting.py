@@ -27,17 +27,20 @@ def kmeans_plus_plus(
     *,
     seed: int = 0,
     n_local_trials: int | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007): k rows of `points`.
 
     Each new centre is drawn with probability proportional to the squared distance to the
     nearest centre already chosen; of `n_local_trials` draws (2 + ln k by default), the one that
-    lowers the total squared distance most is kept.
+    lowers the total squared distance most is kept. `progress` shows a bar over the k centres.
 
     >>> pts = np.array([[0.0, 0.0], [0.0, 0.1], [9.0, 9.0]], dtype=np.float32)
     >>> sorted(kmeans_plus_plus(pts, 2, seed=0)[:, 0].tolist())[-1]
     9.0
     """
+    from tqdm.auto import tqdm
+
     points = np.ascontiguousarray(points, dtype=np.float32)
     n = points.shape[0]
     if not 1 <= k <= n:
@@ -54,7 +57,8 @@ def kmeans_plus_plus(
     closest = _sq_dist(points, norms, np.array([first]))[:, 0]
     owner = np.zeros(n, dtype=np.int64)  # index (in `chosen`) of each point's nearest centre
     potential = closest.sum()
-    for i in range(1, k):
+    for i in tqdm(range(1, k), desc="k-means++ seeding", unit="centre", disable=not progress,
+                  initial=1, total=k, dynamic_ncols=True):
         if potential <= 0:  # every point coincides with a centre: any point will do
             candidates = rng.integers(n, size=1)
         else:
@@ -106,8 +110,13 @@ def train_centroids(
     gpu: bool | None,
     max_points_per_centroid: int,
     init_points: int | None,
+    progress: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fit k centroids with faiss; return (centroids float32 (k, dim), training stats)."""
+    """Fit k centroids with faiss; return (centroids float32 (k, dim), training stats).
+
+    `progress` shows bars for the seeding and the Lloyd iterations (stderr); the centroids are
+    the same bit for bit either way.
+    """
     import faiss
 
     x = _check_features(features, k)
@@ -133,7 +142,7 @@ def train_centroids(
         m = min(x.shape[0], init_points or max(16 * k, 4096))
         rng = np.random.default_rng(seed)
         sample = x if m == x.shape[0] else x[np.sort(rng.choice(x.shape[0], m, replace=False))]
-        init_centroids = kmeans_plus_plus(sample, k, seed=seed)
+        init_centroids = kmeans_plus_plus(sample, k, seed=seed, progress=progress)
     init_s = time.perf_counter() - start
 
     kmeans = faiss.Kmeans(
@@ -145,7 +154,10 @@ def train_centroids(
         gpu=n_gpus if use_gpu else False,
         verbose=False,
     )
-    kmeans.train(x, init_centroids=init_centroids)
+    if progress:
+        _train_with_progress(kmeans, x, init_centroids, niter)
+    else:
+        kmeans.train(x, init_centroids=init_centroids)
     seconds = time.perf_counter() - start
     n_train = min(x.shape[0], k * max_points_per_centroid)
     stats = {
@@ -165,6 +177,31 @@ def train_centroids(
         "seconds": round(seconds, 3),
     }
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32), stats
+
+
+def _train_with_progress(kmeans: Any, x: np.ndarray, init: np.ndarray | None, niter: int) -> None:
+    """faiss's Lloyd iterations one call at a time, so a bar can count them.
+
+    faiss runs all `niter` iterations in one C++ call with no callback. One iteration per call,
+    each starting from the last one's centroids, does the same arithmetic: the training
+    subsample is drawn from the same seed every call and empty clusters are split with a
+    generator that faiss re-seeds every iteration, so the centroids are identical (tested).
+    """
+    from tqdm.auto import tqdm
+
+    kmeans.cp.niter = 1
+    centroids = init
+    with tqdm(total=niter, desc="k-means iterations", unit="it", dynamic_ncols=True) as bar:
+        for i in range(niter):
+            kmeans.train(x, init_centroids=centroids)
+            centroids = kmeans.centroids
+            if i == 0:
+                # Only faiss's "please provide at least N training points" warning reads this;
+                # printed once is enough.
+                kmeans.cp.min_points_per_centroid = 1
+            bar.set_postfix_str(f"objective {kmeans.obj[-1]:.6g}", refresh=False)
+            bar.update(1)
+    kmeans.cp.niter = niter
 
 
 def _check_features(features: Any, k: int) -> np.ndarray:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from units.errors import ModelFormatError, UntrustedFileError
+from units.files import atomic_open
 
 FORMAT = "spire-kmeans"
 FORMAT_VERSION = 1
@@ -36,8 +37,8 @@ def centroids_checksum(centroids: np.ndarray) -> str:
 
 
 def save(directory: str | os.PathLike, centroids: np.ndarray, metadata: dict[str, Any]) -> Path:
-    """Write the folder; each file is written to a temporary name, then renamed into place."""
-    from safetensors.numpy import save_file
+    """Write the folder; each file is written whole or not at all (`units.files.atomic_open`)."""
+    from safetensors.numpy import save as to_safetensors
 
     directory = Path(directory)
     clash = [key for key in metadata if key in _RESERVED]
@@ -63,13 +64,12 @@ def save(directory: str | os.PathLike, centroids: np.ndarray, metadata: dict[str
             "fix: keep only str, numbers, bools, None, lists and dicts in it"
         ) from e
     directory.mkdir(parents=True, exist_ok=True)
-    tmp_centroids = directory / f".{CENTROIDS_NAME}.tmp"
-    save_file({"centroids": np.ascontiguousarray(centroids, dtype=np.float32)}, str(tmp_centroids))
-    os.replace(tmp_centroids, directory / CENTROIDS_NAME)
+    data = to_safetensors({"centroids": np.ascontiguousarray(centroids, dtype=np.float32)})
+    with atomic_open(directory / CENTROIDS_NAME, "wb") as handle:
+        handle.write(data)
     # the config goes last: a folder without it is visibly incomplete
-    tmp_config = directory / f".{CONFIG_NAME}.tmp"
-    tmp_config.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp_config, directory / CONFIG_NAME)
+    with atomic_open(directory / CONFIG_NAME, "w") as handle:
+        handle.write(text + "\n")
     return directory
 
 
@@ -148,9 +148,8 @@ def import_sklearn(path: str | os.PathLike, *, trust: bool) -> tuple[np.ndarray,
     if not trust:
         raise UntrustedFileError(
             f"{path} is a pickle (joblib) file, and loading one can run arbitrary code, so it is "
-            "refused by default; fix: if you trust where it came from, pass trust=True "
-            "(--trust-pickle on the command line), then save_pretrained to convert it once into "
-            "the safe format"
+            "refused by default; fix: if you trust where it came from, pass trust=True, then "
+            "save_pretrained to convert it once into the safe format"
         )
     try:
         import joblib

@@ -108,12 +108,14 @@ class KMeansQuantizer:
         provenance: dict[str, Any] | None = None,
         max_points_per_centroid: int = 256,
         init_points: int | None = None,
+        progress: bool = False,
     ) -> KMeansQuantizer:
         """Fit k centroids with faiss (on GPU when faiss sees one and `gpu` is not False).
 
         `init="kmeans++"` seeds with greedy k-means++ on a random subsample of `init_points`
         frames (default max(16 k, 4096)); faiss then runs `niter` Lloyd iterations on at most
-        k x `max_points_per_centroid` frames. The same seed gives the same centroids.
+        k x `max_points_per_centroid` frames. The same seed gives the same centroids, with or
+        without the `progress` bars.
 
         >>> x = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
         >>> KMeansQuantizer.fit(x, 3, niter=5).k
@@ -130,6 +132,7 @@ class KMeansQuantizer:
             gpu=gpu,
             max_points_per_centroid=max_points_per_centroid,
             init_points=init_points,
+            progress=progress,
         )
         return cls(centroids, {"provenance": provenance, "training": stats})
 

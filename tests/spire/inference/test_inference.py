@@ -138,7 +138,7 @@ def test_model_without_unit_tokens_says_run_extend(tmp_path, parts):
 
 
 def test_extractor_with_other_units_is_refused(parts):
-    with pytest.raises(ExtractorMismatchError, match="extractor.s k must be 24"):
+    with pytest.raises(ExtractorMismatchError, match="k \\(the model's: 24, the extractor's: 25\\)"):
         SpireModel.from_pretrained(parts[0], _extractor(NUM_UNITS + 1))
     with pytest.raises(ExtractorMismatchError, match="checksum"):
         SpireModel.from_pretrained(parts[0], _extractor(NUM_UNITS, seed=5))

@@ -24,7 +24,8 @@ def workspace(tmp_path_factory):
     featurizer = MfccFeaturizer()
     waves = [tone_speech(1.0, seed=s) for s in range(3)]
     features = np.concatenate([f.cpu().numpy() for f in featurizer.featurize(waves)])
-    extractor = UnitExtractor(featurizer, KMeansQuantizer.fit(features, NUM_UNITS, seed=0))
+    quantizer = KMeansQuantizer.fit(features, NUM_UNITS, seed=0, provenance=featurizer.provenance())
+    extractor = UnitExtractor(featurizer, quantizer)
     base = tiny_llama(root / "base")
     model = extend_model(base, root / "model", num_units=NUM_UNITS).out_dir
     extractor.save_pretrained(model / "extractor")
@@ -241,3 +242,49 @@ def test_model_folder_that_is_not_a_model_exits_2(workspace, tmp_path, capsys):
     code = main(["transcribe", "--model", str(tmp_path), *workspace["files"]])
     assert code == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_transcribe_a_folder_one_result_per_file_sorted(workspace, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "clips"
+    (folder / "sub").mkdir(parents=True)
+    shutil.copy(workspace["files"][1], folder / "b.wav")
+    shutil.copy(workspace["files"][0], folder / "a.wav")
+    shutil.copy(workspace["files"][0], folder / "sub" / "c.flac.wav")
+    (folder / "notes.txt").write_text("not audio")
+    args = ["transcribe", "--model", str(workspace["model"]), "--format", "jsonl"]
+    assert main(args + ["--max-new-tokens", "3", str(folder)]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in records] == [
+        str(folder / "a.wav"), str(folder / "b.wav"), str(folder / "sub" / "c.flac.wav")
+    ]
+    (tmp_path / "empty").mkdir()
+    assert main(args + [str(tmp_path / "empty")]) == 2
+    assert "holds none" in capsys.readouterr().err
+
+
+def test_a_bad_file_gets_an_error_entry_and_a_nonzero_exit(workspace, tmp_path, capsys):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00 truncated")
+    files = [workspace["files"][0], str(bad), workspace["files"][1]]
+    args = ["transcribe", "--model", str(workspace["model"]), "--max-new-tokens", "3"]
+    assert main(args + ["--format", "jsonl", *files]) == 2
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["file"] for r in records] == files
+    assert "error" in records[1] and "text" not in records[1]
+    assert all(isinstance(records[i]["text"], str) for i in (0, 2))
+    assert "bad.wav" in captured.err and "1 of 3 files" in captured.err
+    out = tmp_path / "plain.txt"
+    assert main(args + ["-o", str(out), *files]) == 2
+    assert len(out.read_text().splitlines()) == 3  # still one line per file
+
+
+def test_output_into_a_missing_folder_is_created(workspace, tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "out.jsonl"
+    args = ["translate", "--model", str(workspace["model"]), "--max-new-tokens", "2"]
+    assert main(args + ["--format", "jsonl", "-o", str(out), *workspace["files"]]) == 0
+    assert len(out.read_text().splitlines()) == 2
+    assert main(args + ["-o", str(tmp_path), *workspace["files"]]) == 2
+    assert "is a folder" in capsys.readouterr().err

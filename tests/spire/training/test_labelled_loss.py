@@ -1,4 +1,5 @@
-"""Logits only where a label exists: the same loss and gradients as transformers' own loss."""
+"""Logits only where a label exists: the same loss and gradients as transformers' own loss; losses
+are chosen by name (`loss.name`) from a table the trainer does not know."""
 
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from spire.data.collate import PackedCollator
 from spire.errors import ConfigError
 from spire.training.losses import (
     DENSE_ABOVE,
+    LOSSES,
+    Loss,
+    get_loss,
     labelled_positions_loss,
     supports_labelled_positions_loss,
 )
@@ -104,7 +108,7 @@ def test_training_with_it_moves_weights_as_the_plain_loss_does(tmp_path):
     workdir = _workdir(tmp_path, 8)
     settings = ("max_steps=2", "save_steps=0", "grad_accum=2")
     train(_config(workdir, tmp_path / "plain", *settings))
-    train(_config(workdir, tmp_path / "labelled", *settings, "model.labelled_logits_only=true"))
+    train(_config(workdir, tmp_path / "labelled", *settings, "loss.name=labelled_positions"))
     plain, labelled = _state(tmp_path / "plain"), _state(tmp_path / "labelled")
     moved = _state(workdir / "model")
     for name, value in plain.items():
@@ -120,7 +124,36 @@ def test_refused_where_the_decoder_cannot_run_alone(tmp_path):
     model.config.final_logit_softcapping = 30.0  # a head followed by soft-capping (Gemma 2)
     assert not supports_labelled_positions_loss(model)
     workdir = _workdir(tmp_path / "w", 4)
-    cfg = _config(workdir, tmp_path / "o", "model.labelled_logits_only=true", "distributed.fsdp=true")
-    with pytest.raises(ConfigError) as info:
+    cfg = _config(workdir, tmp_path / "o", "loss.name=labelled_positions", "distributed.fsdp=true")
+    with pytest.raises(ConfigError, match="single training process") as info:
         train(cfg)
-    assert info.value.key == "model.labelled_logits_only"
+    assert info.value.key == "loss.name"
+
+
+def test_losses_are_chosen_by_name_from_the_table(tmp_path, monkeypatch):
+    assert get_loss("labelled_positions").compute is labelled_positions_loss
+    assert get_loss("causal_lm").compute is None  # the model's own loss
+    calls = []
+
+    def counted(model, inputs, num_items_in_batch):
+        calls.append(inputs["labels"].shape)
+        return labelled_positions_loss(model, inputs, num_items_in_batch)
+
+    # A recipe's own loss: one entry in the table, picked in the config; the trainer is unchanged.
+    monkeypatch.setitem(LOSSES, "counted", Loss(compute=counted))
+    workdir = _workdir(tmp_path, 4)
+    train(_config(workdir, tmp_path / "o", "loss.name=counted", "max_steps=2", "save_steps=0"))
+    assert len(calls) == 2
+
+
+def test_an_unknown_loss_name_is_refused_with_the_choices(tmp_path):
+    with pytest.raises(ConfigError, match="causal_lm") as info:
+        _config(tmp_path, tmp_path / "o", "loss.name=focal").validate()
+    assert info.value.key == "loss.name"
+    with pytest.raises(ConfigError):
+        get_loss("focal")
+
+
+def test_the_trainer_knows_no_loss_or_optimizer_by_name():
+    source = (ROOT / "spire/training/trainer.py").read_text().lower()
+    assert "muon" not in source and "labelled" not in source

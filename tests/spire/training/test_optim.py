@@ -1,11 +1,20 @@
-"""Muon + AdamW: the orthogonalisation, the parameter split, checkpoints, and the Trainer wiring."""
+"""Muon + AdamW: the orthogonalisation, the parameter split, checkpoints; optimizers chosen by name."""
 
 import io
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from spire.training.optimizers import MuonAdamW, muon_param_groups, orthogonalize
+from spire.errors import ConfigError
+from spire.training.optimizers import (
+    OPTIMIZERS,
+    MuonAdamW,
+    build_muon,
+    get_optimizer,
+    muon_param_groups,
+    orthogonalize,
+)
 
 
 def _polar(matrix: torch.Tensor) -> torch.Tensor:
@@ -94,3 +103,21 @@ def test_muon_lowers_the_loss_of_a_tiny_lm():
 def test_bad_momentum_is_refused():
     with pytest.raises(ValueError, match="momentum"):
         MuonAdamW([torch.nn.Parameter(torch.zeros(2, 2))], lr=1e-3, momentum=1.5)
+
+
+def test_optimizers_are_chosen_by_name():
+    assert get_optimizer("adamw") is None  # the Trainer's own AdamW
+    assert get_optimizer("muon") is build_muon
+    with pytest.raises(ConfigError, match="adamw") as info:
+        get_optimizer("sgd")
+    assert info.value.key == "optim.name" and set(OPTIMIZERS) == {"adamw", "muon"}
+
+
+def test_build_muon_takes_adamw_settings_from_the_trainer_arguments():
+    model = _tiny_llama()
+    args = SimpleNamespace(learning_rate=2e-3, weight_decay=0.1, adam_beta1=0.8, adam_beta2=0.99, adam_epsilon=1e-6)
+    opt = build_muon(model, args, SimpleNamespace(muon_lr=0.03, muon_momentum=0.9))
+    adam, muon = [g for g in opt.param_groups if not g["muon"]], [g for g in opt.param_groups if g["muon"]]
+    assert [g["lr"] for g in adam] == [2e-3, 2e-3] and muon[0]["lr"] == 0.03
+    assert muon[0]["momentum"] == 0.9 and adam[0]["betas"] == (0.8, 0.99) and adam[0]["eps"] == 1e-6
+    assert adam[0]["weight_decay"] == 0.1 and adam[1]["weight_decay"] == 0.0

@@ -211,7 +211,9 @@ def test_extractor_folder_provenance_is_stored_and_checked(tmp_path):
     from units import KMeansQuantizer, MfccFeaturizer, UnitExtractor
 
     features = np.random.default_rng(0).standard_normal((600, 39)).astype("float32")
-    extractor = UnitExtractor(MfccFeaturizer(), KMeansQuantizer.fit(features, 30, seed=0))
+    featurizer = MfccFeaturizer()
+    quantizer = KMeansQuantizer.fit(features, 30, seed=0, provenance=featurizer.provenance())
+    extractor = UnitExtractor(featurizer, quantizer)
     extractor.save_pretrained(tmp_path / "extractor")
     base = tiny_llama(tmp_path / "base", tokenizer="bpe")
     args = ["extend", "--model", str(base), "--extractor", str(tmp_path / "extractor")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -10,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
+from labelling_helpers import REPO, SECONDS, cli_label, make_corpus, records
+from labelling_helpers import all_files as _files
+from labelling_helpers import extractor_of as _extractor
 
 from units.corpus.labelling import LabelConfig, LabelSummary, label_corpus
 from units.corpus.shards import ShardError, shard_range
@@ -22,61 +23,8 @@ from units.files import atomic_open
 from units.kmeans.quantizer import KMeansQuantizer
 from units.testing import tone_speech
 
-SECONDS = (1.2, 0.5, 2.0, 0.8, 1.5, 0.3, 1.0, 0.7, 1.8)
-REPO = Path(__file__).resolve().parents[3]
-
-
-def _corpus(root: Path, *, bad: bool = False) -> Path:
-    """A JSONL corpus of tone-speech wavs (+ corrupt, empty, NaN and missing files if `bad`)."""
-    root.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i, s in enumerate(SECONDS):
-        sf.write(root / f"u{i}.wav", tone_speech(s, seed=i), 16000, subtype="PCM_16")
-        lines.append(
-            {"id": f"u{i}", "audio": f"u{i}.wav", "text": f"utterance {i}", "speaker": i % 3}
-        )
-        if bad and i == 3:
-            (root / "corrupt.wav").write_bytes(b"RIFF\x00\x01garbage that is not audio")
-            (root / "empty.wav").write_bytes(b"")
-            nan = tone_speech(0.5, seed=99)
-            nan[100] = np.nan
-            sf.write(root / "nan.wav", nan, 16000, subtype="FLOAT")
-            lines += [
-                {"id": "corrupt", "audio": "corrupt.wav"},
-                {"id": "empty", "audio": "empty.wav"},
-                {"id": "nan", "audio": "nan.wav"},
-                {"id": "missing", "audio": "missing.wav"},
-            ]
-    (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    return root / "m.jsonl"
-
-
-@pytest.fixture(scope="module")
-def kmeans_dir(tmp_path_factory) -> Path:
-    featurizer = MfccFeaturizer()
-    frames = featurizer.featurize([tone_speech(3.0, seed=123)])[0].numpy()
-    centroids = frames[np.random.default_rng(0).choice(len(frames), 12, replace=False)]
-    folder = tmp_path_factory.mktemp("kmeans")
-    KMeansQuantizer(centroids, {"provenance": featurizer.provenance()}).save_pretrained(folder)
-    return folder
-
-
-def _extractor(kmeans_dir: Path) -> UnitExtractor:
-    return UnitExtractor(MfccFeaturizer(), KMeansQuantizer.from_pretrained(kmeans_dir))
-
-
-def _files(out: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
-    }
-
-
-def _records(out: Path, pattern: str = "units-*.jsonl.gz") -> list[dict]:
-    lines = []
-    for path in sorted(out.glob(pattern)):
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            lines += [json.loads(line) for line in handle]
-    return lines
+_corpus = make_corpus
+_records = records
 
 
 def test_records_follow_the_manifest_and_match_one_by_one_extraction(tmp_path, kmeans_dir):
@@ -137,6 +85,21 @@ def test_too_short_audio_is_rejected_not_padded(tmp_path, kmeans_dir):
     )
     assert (summary.ok, summary.rejected) == (1, 1)
     assert "frame" in json.loads((tmp_path / "out" / "rejects.jsonl").read_text())["reason"]
+
+
+def test_cut_off_wav_is_rejected_with_its_reason(tmp_path, kmeans_dir):
+    root = tmp_path / "c"
+    root.mkdir()
+    sf.write(root / "ok.wav", tone_speech(0.5, seed=1), 16000, subtype="PCM_16")
+    sf.write(root / "cut.wav", tone_speech(1.5, seed=2), 16000, subtype="PCM_16")
+    whole = (root / "cut.wav").read_bytes()
+    (root / "cut.wav").write_bytes(whole[: 44 + 7985 * 2])  # a copy cut short
+    summary = label_corpus(
+        root, _extractor(kmeans_dir), tmp_path / "out", config=LabelConfig(progress=False)
+    )
+    assert (summary.ok, summary.rejected) == (1, 1)
+    reject = json.loads((tmp_path / "out" / "rejects.jsonl").read_text())
+    assert reject["id"] == "cut" and "header states 24000 samples" in reject["reason"]
 
 
 def test_formats_hold_the_same_records_and_gzip_is_deterministic(tmp_path, kmeans_dir):
@@ -228,32 +191,8 @@ def test_atomic_open_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _cli_label(
-    manifest: Path, kmeans_dir: Path, out: Path, *, kill: str | None = None, extra=()
-) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    env.pop("SPIRE_TEST_KILL", None)
-    if kill:
-        env["SPIRE_TEST_KILL"] = kill
-    command = [
-        sys.executable,
-        "-m",
-        "units",
-        "label",
-        "--manifest",
-        str(manifest),
-        "--featurizer",
-        "mfcc",
-        "--kmeans",
-        str(kmeans_dir),
-        "--out",
-        str(out),
-        "--part-size",
-        "2",
-        "--no-progress",
-        *extra,
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+def _cli_label(manifest: Path, kmeans_dir: Path, out: Path, *, kill: str | None = None):
+    return cli_label(manifest, kmeans_dir, out, kill=kill)
 
 
 @pytest.mark.integration

@@ -102,6 +102,30 @@ def test_jsonl_bad_lines(tmp_path, line, match):
         list(read_manifest(tmp_path / "m.jsonl"))
 
 
+@pytest.mark.parametrize("value", ["null", "1.5", "true", '""', '["a"]', "{}"])
+def test_jsonl_ids_must_be_text_or_integers_naming_file_and_line(tmp_path, value):
+    (tmp_path / "m.jsonl").write_text(
+        f'{{"id": "a", "audio": "x.wav"}}\n{{"id": {value}, "audio": "y.wav"}}\n'
+    )
+    where = f"line 2 of {tmp_path / 'm.jsonl'}"
+    with pytest.raises(ManifestError, match=f"`id` on {where} must be a non-empty string or an"):
+        list(read_manifest(tmp_path / "m.jsonl"))
+
+
+def test_integer_ids_are_kept_as_their_digits(tmp_path):
+    (tmp_path / "m.jsonl").write_text('{"id": 7, "audio": "x.wav"}\n')
+    assert [item.id for item in read_manifest(tmp_path / "m.jsonl")] == ["7"]
+
+
+def test_saved_dataset_with_a_null_id_names_the_row(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_dict({"id": ["a", None], "audio": ["a.wav", "b.wav"]}).save_to_disk(
+        tmp_path / "saved"
+    )
+    with pytest.raises(ManifestError, match=f"`id` on row 1 of {tmp_path / 'saved'} must be"):
+        list(read_manifest(tmp_path / "saved"))
+
+
 def test_missing_manifest_is_a_manifest_error(tmp_path):
     with pytest.raises(ManifestError, match="does not exist"):
         read_manifest(tmp_path / "nope.jsonl")

@@ -334,3 +334,99 @@ def test_bad_inputs_are_clear_errors(hubert_base_dir, tmp_path):
         SSLFeaturizer.from_pretrained(hubert_base_dir, layer=1, dtype="int8")
     with pytest.raises(ModelFormatError, match="config.json"):
         SSLFeaturizer.from_pretrained(tmp_path, layer=1)
+
+
+# ---------------------------------------------------------------- several layers, fixed weights
+
+
+def _hidden_states(model_dir, wave, normalize):
+    """Every hidden state of the full, untruncated model (no featurizer involved)."""
+    model = AutoModel.from_pretrained(model_dir).eval()
+    x = torch.from_numpy(wave)[None]
+    if normalize:
+        x = (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + 1e-7)
+    with torch.no_grad():
+        return [h[0] for h in model(x, output_hidden_states=True).hidden_states]
+
+
+@pytest.mark.parametrize("name", ["hubert_base_dir", "hubert_large_dir"])
+@pytest.mark.parametrize(
+    "layers, weights", [((1, 3), None), ((3, 0, 2), (0.5, 0.2, 0.3)), ((2, 4), (1.0, -0.5))]
+)
+def test_layer_mix_equals_hidden_states_mixed_by_hand(request, name, layers, weights):
+    model_dir = request.getfixturevalue(name)
+    featurizer = SSLFeaturizer.from_pretrained(
+        model_dir, layer=list(layers), layer_weights=weights, device="cpu"
+    )
+    wave = tone_speech(1.3, seed=7)
+    ours = featurizer.featurize([wave])[0]
+    states = _hidden_states(model_dir, wave, featurizer.normalize)
+    given = weights or [1 / len(layers)] * len(layers)
+    by_hand = sum(w * states[i] for i, w in zip(layers, given))
+    assert ours.shape == (featurizer.num_frames(len(wave)), featurizer.dim)
+    torch.testing.assert_close(ours, by_hand[: ours.shape[0]], atol=1e-5, rtol=1e-5)
+    assert featurizer.layer == max(layers)
+
+
+def test_layer_mix_runs_only_up_to_the_deepest_layer(hubert_large_dir):
+    model = AutoModel.from_pretrained(hubert_large_dir)
+    calls = [0] * len(model.encoder.layers)
+    for index, module in enumerate(model.encoder.layers):
+        module.register_forward_hook(
+            lambda m, i, o, index=index: calls.__setitem__(index, calls[index] + 1)
+        )
+    featurizer = SSLFeaturizer(model, [1, 2], device="cpu")
+    featurizer.featurize(_waves())
+    assert calls[0] > 0 and calls[1] > 0 and calls[2:] == [0, 0]
+    assert len(featurizer._family.layers) == 2
+    # The featurizer's hooks are removed after each call: only this test's counters remain.
+    layers = featurizer._family.layers
+    assert all(len(m._forward_hooks) == 1 and not m._forward_pre_hooks for m in layers)
+
+
+def test_layer_mix_batched_equals_one_by_one(hubert_large_dir):
+    featurizer = SSLFeaturizer.from_pretrained(hubert_large_dir, layer=[1, 3], device="cpu")
+    waves = _waves()
+    batched = featurizer.featurize(waves)
+    for wave, together in zip(waves, batched):
+        torch.testing.assert_close(together, featurizer.featurize([wave])[0], atol=1e-4, rtol=1e-4)
+
+
+def test_layer_mix_provenance_round_trip_and_pairing(hubert_large_dir, tmp_path):
+    from units.extractor import provenance_differences
+
+    single = SSLFeaturizer.from_pretrained(hubert_large_dir, layer=3, device="cpu")
+    mixed = SSLFeaturizer.from_pretrained(
+        hubert_large_dir, layer=[3, 1], layer_weights=[0.75, 0.25], device="cpu"
+    )
+    prov = mixed.provenance()
+    assert (prov["layer"], prov["layer_weights"]) == ([1, 3], [0.25, 0.75])
+    assert "layer_weights" not in single.provenance() and single.provenance()["layer"] == 3
+    # A k-means fit on one layer's features is not paired with the mix (and the reverse).
+    assert provenance_differences(prov, single.provenance())
+    assert provenance_differences(single.provenance(), prov)
+    mixed.save_pretrained(tmp_path / "mix")
+    record = json.loads((tmp_path / "mix" / "featurizer.json").read_text())
+    assert record["layer"] == [1, 3] and record["layer_weights"] == [0.25, 0.75]
+    loaded = load_featurizer(tmp_path / "mix", device="cpu")
+    assert loaded.provenance() == prov
+    wave = [tone_speech(1.1, seed=3)]
+    assert torch.equal(loaded.featurize(wave)[0], mixed.featurize(wave)[0])
+
+
+@pytest.mark.parametrize(
+    "layer, weights, key, match",
+    [
+        ([1, 1], None, "layer", "distinct"),
+        ([1, 5], None, "layer", "between 0 and 4"),
+        ([], None, "layer", "distinct"),
+        ([1, 2], [1.0], "layer_weights", "2 finite numbers"),
+        ([1, 2], [1.0, float("nan")], "layer_weights", "finite"),
+        ([1, 2], [0.0, 0.0], "layer_weights", "not all by zero"),
+        (2, [1.0], "layer_weights", "several layers"),
+    ],
+)
+def test_layer_mix_bad_settings_name_the_key(hubert_base_dir, layer, weights, key, match):
+    with pytest.raises(FeaturizerConfigError, match=match) as info:
+        SSLFeaturizer.from_pretrained(hubert_base_dir, layer=layer, layer_weights=weights)
+    assert info.value.key == key

@@ -314,3 +314,26 @@ def test_assign_on_cuda_equals_numpy_even_with_tf32_enabled(quantizer):
     finally:
         torch.set_float32_matmul_precision(previous)
     np.testing.assert_array_equal(on_gpu, quantizer.assign(x))
+
+
+def test_save_writes_whole_files_with_the_umask(quantizer, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        quantizer.save_pretrained(tmp_path / "q")
+    finally:
+        os.umask(old)
+    names = sorted(p.name for p in (tmp_path / "q").iterdir())
+    assert names == ["centroids.safetensors", "kmeans.json"]  # no temporaries left
+    assert all((tmp_path / "q" / n).stat().st_mode & 0o777 == 0o644 for n in names)
+    again = KMeansQuantizer.from_pretrained(tmp_path / "q")  # checksum verified on load
+    np.testing.assert_array_equal(again.centroids, quantizer.centroids)
+
+
+def test_untrusted_pickle_error_names_the_parameter_not_a_flag(tmp_path):
+    path = tmp_path / "k.joblib"
+    path.write_bytes(b"not opened")
+    with pytest.raises(UntrustedFileError, match="trust=True") as error:
+        KMeansQuantizer.from_sklearn(path)
+    assert "--" not in str(error.value)
