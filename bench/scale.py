@@ -11,7 +11,7 @@ run is killed mid-way and resumed: it must equal the uninterrupted one), FSDP2 i
 that YAML asks on CPU (`bench/scale_fsdp.py`), and the final folder must load as a plain
 LlamaForCausalLM and transcribe with `SpireModel.from_pretrained`.
 
-Every setting comes from configs/data/spire_units.yaml, configs/data/spire_{cpt,it}.yaml and
+Every setting comes from configs/units/spire_units.yaml, configs/data/spire_{cpt,it}.yaml and
 configs/train/spire_{base_cpt,full_it}.yaml; the check overrides only paths and sizes (steps,
 batch, precision of the replicas), and refuses to override a key those files lack. It prints a
 table (stage, shapes, peak RSS, seconds, projection to the paper's sizes) and exits 1 when any
@@ -36,7 +36,7 @@ from scale_run import Measured, available_gb, read_result, run_measured
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 CONFIGS = ROOT / "configs"
-UNITS_YAML = CONFIGS / "data/spire_units.yaml"
+UNITS_YAML = CONFIGS / "units/spire_units.yaml"
 # What the CPU run changes in the paper's training configs: sizes and where things are.
 # model.dtype: a DDP replica of the 4096-wide model with AdamW in fp32 needs ~14 GB per process
 # (two do not fit in 24 GiB); bf16 weights and moments halve it (see bench/README.md).
@@ -145,10 +145,10 @@ def speech_stages(ctx: Ctx, units: dict) -> None:
             shapes=f"layer {units['sample-features']['layer']}: {corpus['seconds']} s -> frames x 1024")
     ctx.run("frames", [py, BENCH / "scale_speech.py", "frames", "--work", w, "--frames", ctx.args.frames],
             shapes=f"{ctx.args.frames} x 1024 (real frames + jittered copies)", result=True)
-    fit = {**units["fit-kmeans"], "niter": ctx.args.kmeans_niter}
+    fit = {**units["fit-kmeans"], "niter": ctx.args.kmeans_niter, "init": ctx.args.kmeans_init}
     ctx.run("fit-kmeans", [*spire, "units", "fit-kmeans", "--features", w / "feats_kmeans.npy", "--out", w / "kmeans",
                            *_flags(fit)],
-            shapes=f"k={fit['k']} on {ctx.args.frames} x 1024, {fit['niter']} Lloyd iterations (faiss CPU)")
+            shapes=f"k={fit['k']} on {ctx.args.frames} x 1024, {fit['init']} seeding, {fit['niter']} Lloyd iterations (faiss CPU)")
     ctx.run("make-extractor", [*spire, "units", "make-extractor", "--featurizer", hubert, "--kmeans", w / "kmeans",
                                "--out", w / "extractor", *_flags(units["make-extractor"])],
             shapes="HuBERT-large layer 22 + k-means 5000 + dedup")
@@ -216,13 +216,18 @@ def training_stages(ctx: Ctx) -> None:
             killed_at.append(time.time())
         return time.time() - killed_at[0] > ctx.args.kill_after
 
-    args = _train(ctx, cpt_yaml, w / "extended", w / "data/cpt", w / "runs/cpt_resumed", 1)
-    ctx.run("CPT killed", args, env=env, kill_when=mid_step_two, shapes="the same run, SIGKILL during step 2")
-    if (w / "runs/cpt_resumed/checkpoint-2").exists() or not killed_at:
-        ctx.failures.append("CPT killed: the run must be killed during step 2, after checkpoint-1 and before checkpoint-2")
-    ctx.run("CPT resumed", args, env=env, shapes="the same command again (resume: auto)")
+    def resumable() -> list[str]:
+        return _train(ctx, cpt_yaml, w / "extended", w / "data/cpt", w / "runs/cpt_resumed", 1)
+    ctx.run("CPT killed", resumable(), env=env, kill_when=mid_step_two,
+            shapes="the same run, every process SIGKILLed during step 2")
+    log = w / "runs/cpt_resumed/train_log.jsonl"
+    logged = [json.loads(x).get("step") for x in log.read_text().splitlines() if x.strip()] if log.is_file() else []
+    if not killed_at or (w / "runs/cpt_resumed/checkpoint-2").exists() or logged != [1]:
+        ctx.failures.append(f"CPT killed: the run must die during step 2 (after checkpoint-1, before step 2 "
+                            f"is logged), but it logged steps {logged}")
+    ctx.run("CPT resumed", resumable(), env=env, shapes="the same command again (resume: auto)")
     ctx.run("resumed == uninterrupted", [sys.executable, BENCH / "scale_llm.py", "compare-runs", "--work", w,
-                                         "--a", w / "runs/cpt", "--b", w / "runs/cpt_resumed", "--step", "2"],
+                                         "--a", w / "runs/cpt", "--b", w / "runs/cpt_resumed", "--at-step", "2"],
             shapes="losses, weights, AdamW moments at step 2", result=True, must_pass=False)
     ctx.run("IT", _train(ctx, it_yaml, w / "runs/cpt", w / "data/it", w / "runs/it", 0), env=env,
             shapes="2 processes, seq 4096 packed, 2 steps, bf16, from the CPT model")
@@ -240,13 +245,15 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "runs/scale", help="scratch folder (emptied first)")
     parser.add_argument("--seconds", type=float, default=62.0, help="speech to synthesize and label")
     parser.add_argument("--frames", type=int, default=100_000, help="frames for k-means")
-    parser.add_argument("--kmeans-niter", type=int, default=10, help="Lloyd iterations (the YAML's 25 takes 2.5x)")
+    parser.add_argument("--kmeans-niter", type=int, default=5, help="Lloyd iterations (the YAML says 25)")
+    parser.add_argument("--kmeans-init", choices=("kmeans++", "random"), default="random",
+                        help="seeding (the YAML's kmeans++ costs ~15 CPU-min at k=5000: bench/README.md)")
     parser.add_argument("--llm-layers", type=int, default=1, help="decoder layers of the 4096-wide Llama")
     parser.add_argument("--kill-after", type=float, default=15.0, help="seconds after checkpoint-1 to kill")
     parser.add_argument("--skip-fsdp", action="store_true", help="skip the FSDP2 step")
     parser.add_argument("--stage-timeout", type=float, default=3600.0)
     parser.add_argument("--memory-wait", type=float, default=600.0, help="seconds to wait for free memory")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (~25 GB)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (~22 GB); logs are kept anyway")
     args = parser.parse_args()
     ctx = Ctx(args)
     shutil.rmtree(ctx.work, ignore_errors=True)
@@ -264,7 +271,9 @@ def main() -> int:
     print("\n" + report)
     (ctx.work.parent / "scale_report.md").write_text(report)
     (ctx.work.parent / "scale_facts.json").write_text(json.dumps(ctx.facts, indent=1, default=str))
-    if not args.keep:
+    if not args.keep:  # the logs stay, beside the report
+        shutil.rmtree(ctx.work.parent / "scale_logs", ignore_errors=True)
+        shutil.move(ctx.work / "logs", ctx.work.parent / "scale_logs")
         shutil.rmtree(ctx.work, ignore_errors=True)
     return 1 if ctx.failures else 0
 

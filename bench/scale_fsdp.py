@@ -41,16 +41,17 @@ def main() -> None:
     import torch.distributed as dist
     from accelerate import Accelerator
     from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.fsdp_utils import fsdp2_prepare_auto_wrap_policy
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     from torch.distributed.fsdp import fully_shard
     from transformers import AutoModelForCausalLM
 
     from spire.data.collate import PackedCollator
 
-    accelerator = Accelerator()  # what `spire train` gets under this launcher
+    accelerator = Accelerator(cpu=True)  # what `spire train` (use_cpu: true) gets here
     fallback = {
         "distributed_type": str(accelerator.distributed_type.value),
-        "fsdp_applied": accelerator.state.fsdp_plugin is not None,
+        "fsdp_applied": getattr(accelerator.state, "fsdp_plugin", None) is not None,
         "use_fsdp_env": os.environ.get("ACCELERATE_USE_FSDP"),
     }
     plugin = FullyShardedDataParallelPlugin()  # read from the FSDP_* variables the YAML set
@@ -64,8 +65,10 @@ def main() -> None:
     model.config.use_cache = False
     total = sum(p.numel() for p in model.parameters())
     wrap = set(plugin.transformer_cls_names_to_wrap or [])
+    plugin.set_auto_wrap_policy(model)
+    policy = fsdp2_prepare_auto_wrap_policy(plugin, model)  # accelerate's own choice of units
     kwargs = {"reshard_after_forward": plugin.reshard_after_forward, "mp_policy": plugin.mixed_precision_policy}
-    units = [m for m in model.modules() if type(m).__name__ in wrap]
+    units = [m for m in model.modules() if policy(m)]
     for module in units:
         fully_shard(module, **kwargs)
     fully_shard(model, **kwargs)

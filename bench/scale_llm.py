@@ -5,7 +5,7 @@
     python bench/scale_llm.py check-extend --work runs/scale
     python bench/scale_llm.py data-sources --work runs/scale
     python bench/scale_llm.py check-data --work runs/scale
-    python bench/scale_llm.py compare-runs --work runs/scale --a runs/cpt --b runs/cpt_resumed --step 2
+    python bench/scale_llm.py compare-runs --work runs/scale --a runs/cpt --b runs/cpt_resumed --at-step 2
     python bench/scale_llm.py final --work runs/scale --model runs/scale/it
 
 Each step checks what it made and prints one `SCALE-RESULT {json}` line for `bench/scale.py`.
@@ -275,7 +275,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--a", type=Path)
     parser.add_argument("--b", type=Path)
-    parser.add_argument("--step", type=int, default=2)
+    parser.add_argument("--at-step", type=int, default=2, help="compare-runs: the checkpoint to compare")
     parser.add_argument("--model", type=Path)
     parser.add_argument("--clip", type=Path)
     args = parser.parse_args()
@@ -286,7 +286,7 @@ def main() -> None:
         "check-extend": lambda: check_extend(args.work),
         "data-sources": lambda: data_sources(args.work),
         "check-data": lambda: check_data(args.work),
-        "compare-runs": lambda: compare_runs(args.a, args.b, args.step),
+        "compare-runs": lambda: compare_runs(args.a, args.b, args.at_step),
         "final": lambda: final(args.model, args.clip),
     }
     steps[args.step]()

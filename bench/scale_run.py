@@ -3,8 +3,8 @@ process tree (torchrun and accelerate start worker processes), read from /proc w
 
 Two numbers are kept: `peak_gb`, the largest sum of resident memory over the tree seen at one
 poll (what the machine had to hold), and `peak_proc_gb`, the largest high-water mark (VmHWM) of
-any single process (exact, not sampled). `kill_when` ends the run's process group with SIGKILL
-once it returns True (the scale check kills a training run mid-way this way).
+any single process (exact, not sampled). `kill_when` ends the run's whole process tree with
+SIGKILL once it returns True (the scale check kills a training run mid-way this way).
 
 >>> result = run_measured(["python", "-c", "print(1)"], log=Path("/tmp/x.log"))  # doctest: +SKIP
 >>> result.returncode, result.seconds > 0  # doctest: +SKIP
@@ -77,6 +77,26 @@ def _tree(root: int) -> list[int]:
     return found
 
 
+def _kill_tree(root: int, wait_s: float = 60.0) -> None:
+    """SIGKILL `root` and every descendant, by pid, and wait until all are gone.
+
+    Launchers (torchrun, accelerate) start each worker in a session of its own, so killing
+    the launcher's process group would leave the workers training (and writing) on.
+    """
+    pids = _tree(root)
+    for pid in pids:  # the launcher first: a live elastic agent would restart its workers
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.perf_counter() + wait_s
+    while time.perf_counter() < deadline:
+        alive = [pid for pid in pids[1:] if os.path.exists(f"/proc/{pid}") and _status_kb(pid, "VmRSS")]
+        if not alive:
+            return
+        time.sleep(_POLL_S)
+
+
 def available_gb() -> float:
     """MemAvailable of this machine, in GB."""
     with open("/proc/meminfo", encoding="ascii") as handle:
@@ -117,7 +137,7 @@ def run_measured(
                 hwm[pid] = max(hwm.get(pid, 0), _status_kb(pid, "VmHWM"))
             timed_out = time.perf_counter() - start > timeout_s
             if timed_out or (kill_when is not None and kill_when()):
-                os.killpg(process.pid, signal.SIGKILL)
+                _kill_tree(process.pid)
                 killed = True
                 break
             time.sleep(_POLL_S)

@@ -9,7 +9,7 @@ starts instantly. User errors (`SpireError`, `UnitsError`) exit with code 2, bug
 
 One convention for every command: a YAML config plus `key.sub=value` overrides where a command
 has a config, every default shown in `--help`, `--progress/--no-progress` for progress bars, and
-`-v/--verbose`, `-q/--quiet` for how much is logged to stderr (`units.cli.logs`); results go to stdout.
+`-v/--verbose`, `-q` for how much is logged to stderr (`units.cli.logs`); results go to stdout.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spire {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="say more (-v: library progress bars, -vv: debug); also after COMMAND")
-    parser.add_argument("-q", "--quiet", action="count", default=argparse.SUPPRESS,
+    parser.add_argument("-q", dest="quiet", action="count", default=argparse.SUPPRESS,
                         help="say less (-q: warnings, -qq: errors only); also after COMMAND")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():

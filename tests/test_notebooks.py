@@ -22,6 +22,20 @@ def test_notebook_is_committed_without_outputs(path):
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has outputs; clear them"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("start", ["root", "notebooks"])
+def test_notebook_finds_the_demo_output_from_where_jupyter_starts(path, start, tmp_path, monkeypatch):
+    (tmp_path / "demo_out").mkdir()
+    (tmp_path / "demo_out" / "report.json").write_text("{}")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path if start == "root" else tmp_path / "notebooks")
+    monkeypatch.delenv("SPIRE_DEMO_DIR", raising=False)
+    first = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    scope = {}
+    exec(first.source, scope)
+    assert scope["DEMO"].resolve() == (tmp_path / "demo_out").resolve()
+
+
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory):
     from spire.mini.config import DemoConfig

@@ -204,8 +204,9 @@ def _decode_torchcodec(decoder: Any, label: str) -> tuple[np.ndarray, int, bool]
     except Exception as e:  # the decoder's own errors have no common base class
         raise AudioError(
             label,
-            f"the audio cannot be decoded ({_first_line(e)}); fix: check the dataset's file, "
-            "or load the column with Audio(decode=False) and pass the bytes",
+            f"the audio cannot be decoded ({_first_line(e)}); fix: load the column with "
+            "Audio(decode=False) and pass the rows (soundfile decodes the bytes), or make "
+            "torchcodec work: pip install torchcodec plus FFmpeg (e.g. apt-get install ffmpeg)",
         ) from e
     channels_first = _as_array(samples.data, label)
     frames_first = channels_first.T if channels_first.ndim == 2 else channels_first

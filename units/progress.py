@@ -1,4 +1,5 @@
-"""A progress bar for corpus jobs: files/s and ETA from tqdm, audio hours/s beside them.
+"""A progress bar for corpus jobs: files/s and ETA from tqdm, audio done and the speed as a
+multiple of real time beside them ("1.25 h audio, 310x real time").
 
 >>> bar = CorpusProgress(total=2, desc="label", enabled=False)
 >>> bar.update(files=2, audio_s=7200.0)
@@ -47,8 +48,18 @@ class CorpusProgress:
         self.audio_s += audio_s
         if self._bar is not None:
             self._bar.update(files)
-            hours_per_s = self.audio_s / 3600.0 / max(self.elapsed_s, 1e-9)
-            self._bar.set_postfix_str(f"{hours_per_s:.4f} audio h/s", refresh=False)
+            if self.audio_s > 0:
+                self._bar.set_postfix_str(self.rate_text(), refresh=False)
+
+    def rate_text(self) -> str:
+        """Audio done and how many times faster than real time, e.g. "1.25 h audio, 310x real time".
+
+        >>> bar = CorpusProgress(total=1, desc="x", enabled=False)
+        >>> bar.update(files=1, audio_s=90.0); bar.rate_text().startswith("1.5 min audio, ")
+        True
+        """
+        done = f"{self.audio_s / 3600:.2f} h" if self.audio_s >= 3600 else f"{self.audio_s / 60:.1f} min"
+        return f"{done} audio, {self.audio_s / max(self.elapsed_s, 1e-9):,.0f}x real time"
 
     def close(self) -> None:
         if self._bar is not None:

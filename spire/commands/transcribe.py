@@ -92,6 +92,9 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     parser.add_argument("--output", "-o", help="write here instead of standard output")
+    from spire.commands.outputs import add_file_output_arguments
+
+    add_file_output_arguments(parser)
 
 
 def collect_inputs(args: argparse.Namespace) -> tuple[list[str], list[Any]]:
@@ -164,7 +167,12 @@ def load_model(args: argparse.Namespace):
 
 
 def write_results(args: argparse.Namespace, results: list[Any]) -> int:
-    """Write one line per file; report failed files on stderr; return the exit code."""
+    """Write one line per file (or one file per input, `spire.commands.outputs`); report failed
+    files on stderr; return the exit code."""
+    from spire.commands.outputs import wants_files, write_files
+
+    if wants_files(args):
+        return write_files(args, args.files, results)
     lines, failed = [], 0
     for name, result in zip(args.files, results):
         if result.error is not None:
@@ -182,6 +190,9 @@ def write_results(args: argparse.Namespace, results: list[Any]) -> int:
                 "language": result.language,
                 "duration_s": result.duration_s,
                 "num_chunks": result.num_chunks,
+                "segments": [
+                    {"start_s": s.start_s, "end_s": s.end_s, "text": s.text} for s in result.segments
+                ],
                 "decoding": result.decoding.as_dict(),
             }
             lines.append(json.dumps(record, ensure_ascii=False))
@@ -200,8 +211,11 @@ def write_results(args: argparse.Namespace, results: list[Any]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spire.commands.outputs import check_file_output
+
     args.files, sources = collect_inputs(args)
     check_output(args.output)
+    check_file_output(args)
     model = load_model(args)
     results = model.transcribe(sources, on_error="keep", **decoding_kwargs(args))
     return write_results(args, results)

@@ -33,8 +33,11 @@ def run(args: argparse.Namespace) -> int:
     from spire.prompts import resolve_language
 
     language = resolve_language(args.to)  # an unknown language fails before any loading
+    from spire.commands.outputs import check_file_output
+
     args.files, sources = collect_inputs(args)
     check_output(args.output)
+    check_file_output(args)
     model = load_model(args)
     results = model.translate(sources, to=language, on_error="keep", **decoding_kwargs(args))
     return write_results(args, results)

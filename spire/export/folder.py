@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,6 @@ def copy_model_files(model_dir: Path, out_dir: Path) -> list[str]:
 
 
 def _has_chat_template(folder: Path) -> bool:
-    import json
-
     if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
         return True
     config = folder / "tokenizer_config.json"
@@ -65,7 +64,8 @@ def _has_chat_template(folder: Path) -> bool:
 
 
 def copy_extractor(extractor_dir: Path, out_dir: Path) -> Path:
-    """Copy a saved unit extractor folder to `out_dir/extractor` (symlinks resolved)."""
+    """Copy a saved unit extractor folder to `out_dir/extractor` (symlinks resolved), its SSL
+    encoder's weights included."""
     if not (extractor_dir / "extractor.json").is_file():
         raise ExportError(
             f"extractor must be a saved unit extractor folder (with extractor.json), but "
@@ -74,13 +74,35 @@ def copy_extractor(extractor_dir: Path, out_dir: Path) -> Path:
         )
     target = out_dir / "extractor"
     shutil.copytree(extractor_dir, target, symlinks=False)
+    _bundle_encoder(target)
     return target
+
+
+def _bundle_encoder(extractor: Path) -> None:
+    """An SSL featurizer saved without its weights names its encoder folder by absolute path:
+    copy that folder into `extractor/encoder`, so the export does not depend on it."""
+    from units.features.base import FEATURIZER_FILE, write_featurizer_json
+
+    record_path = extractor / FEATURIZER_FILE
+    if not record_path.is_file():
+        return
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    encoder = record.get("encoder_path")
+    if not isinstance(encoder, str) or not Path(encoder).is_absolute():
+        return  # MFCC (no encoder), or weights already inside the folder
+    if not Path(encoder).is_dir():
+        raise ExportError(
+            f"the extractor's encoder folder {encoder} (featurizer.json encoder_path) must exist "
+            "to be copied into the export, but does not; fix: save the extractor with "
+            "copy_weights=True, or restore that folder"
+        )
+    shutil.copytree(encoder, extractor / "encoder")
+    record["encoder_path"] = "encoder"
+    write_featurizer_json(extractor, record)
 
 
 def spire_section(model_dir: Path) -> dict[str, Any]:
     """`config.spire` of the model folder: the unit metadata that must travel with it."""
-    import json
-
     path = model_dir / "config.json"
     try:
         config = json.loads(path.read_text(encoding="utf-8"))

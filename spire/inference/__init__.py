@@ -18,6 +18,7 @@ _EXPORTS = {
     "Segment": "spire.inference.segmentation",
     "SileroVad": "spire.inference.segmentation",
     "speech_segments": "spire.inference.segmentation",
+    "TextSegment": "spire.inference.long_audio",
     "Cue": "spire.inference.subtitles",
     "write_cues": "spire.inference.subtitles",
 }

@@ -1,9 +1,10 @@
 """`SpireModel`: raw audio in, text out, in one call — transcription and translation.
 
-Audio is decoded and resampled (`units.load_audio`), cut at quiet points when long
-(`spire.inference.chunking`), turned into units by the model's own extractor, wrapped in the paper's
-prompt inside a ChatML turn, and generated in length-sorted batches (`spire.inference.generation`).
-The text of a long recording's chunks is joined with spaces.
+Audio is decoded and resampled (`units.load_audio`), searched for speech and, when long, cut
+into pieces at its pauses (`spire.inference.long_audio`), turned into units by the model's own
+extractor, wrapped in the paper's prompt inside a ChatML turn, and generated in length-sorted
+batches (`spire.inference.generation`). The pieces' texts are joined with spaces and kept with
+their times as `segments`; audio without speech gives an empty result.
 
 >>> model = SpireModel.from_pretrained("runs/it")                        # doctest: +SKIP
 >>> model.transcribe("clip.wav").text                                    # doctest: +SKIP
@@ -24,7 +25,6 @@ import numpy as np
 
 from spire import prompts
 from spire.errors import SpireError
-from spire.inference.chunking import split_audio
 from spire.inference.engines import BACKENDS as _ENGINES
 from spire.inference.engines import is_export, load_engine
 from spire.inference.folders import model_folder
@@ -35,6 +35,7 @@ from spire.inference.generation import (
     load_vllm,
 )
 from spire.inference.inputs import AudioInput, is_batch, named_error, rate_doubt
+from spire.inference.long_audio import TextSegment, answer_text, cut_recording
 from spire.inference.sources import dataset_rows, is_dataset
 from spire.vocab.metadata import UnitVocab
 from spire.vocab.pairing import extractor_folder
@@ -70,6 +71,9 @@ class SpireResult:
     """Generated token ids per chunk, stop token excluded."""
     error: str | None = None
     """Why this input gave no text (with `on_error="keep"`); None when it worked."""
+    segments: tuple[TextSegment, ...] = ()
+    """Each piece the audio was read in: start and end seconds of its speech, and its text
+    (none for silence or text input)."""
 
 
 class SpireModel:
@@ -197,6 +201,7 @@ class SpireModel:
         max_chunk_s: float = 20.0,
         sample_rate: int | None = None,
         on_error: str = "raise",
+        vad: bool = True,
     ) -> SpireResult | list[SpireResult]:
         """English text for one recording (-> SpireResult) or a list (-> list).
 
@@ -207,10 +212,17 @@ class SpireModel:
         `on_error="keep"` gives an input that cannot be read or turned into units a result with
         `error` set (and no text) instead of raising, so the other inputs still get theirs.
 
+        Audio without speech gives an empty text and no segments. A recording longer than
+        `max_chunk_s` is read in the pieces between its pauses, none longer than `max_chunk_s`
+        (`spire.inference.long_audio`); each piece becomes one of the result's `segments`.
+        `vad=False` skips the search for speech: audio is read whole, or cut at quiet points
+        when longer than `max_chunk_s`.
+
         >>> model.transcribe((wave, 8000)).text                                 # doctest: +SKIP
+        >>> [(s.start_s, s.end_s, s.text) for s in model.transcribe("talk.wav").segments]  # doctest: +SKIP
         """
         settings = self._settings(batch_size, num_beams, max_new_tokens, max_chunk_s)
-        return self._speech_task(audio, "asr", "English", settings, sample_rate, on_error)
+        return self._speech_task(audio, "asr", "English", settings, sample_rate, on_error, vad)
 
     def translate(
         self,
@@ -223,12 +235,13 @@ class SpireModel:
         max_chunk_s: float = 20.0,
         sample_rate: int | None = None,
         on_error: str = "raise",
+        vad: bool = True,
     ) -> SpireResult | list[SpireResult]:
         """Speech translation into `to` (a name or code from `spire.prompts.LANGUAGES`); audio,
-        `sample_rate` and `on_error` as for `transcribe`."""
+        `sample_rate`, `on_error`, `max_chunk_s`, `vad` and segments as for `transcribe`."""
         language = prompts.resolve_language(to)
         settings = self._settings(batch_size, num_beams, max_new_tokens, max_chunk_s)
-        return self._speech_task(audio, "st", language, settings, sample_rate, on_error)
+        return self._speech_task(audio, "st", language, settings, sample_rate, on_error, vad)
 
     def translate_text(
         self,
@@ -299,6 +312,7 @@ class SpireModel:
         settings: DecodingSettings,
         sample_rate: int | None,
         on_error: str,
+        vad: bool = True,
     ) -> SpireResult | list[SpireResult]:
         if on_error not in _ON_ERROR:
             raise SpireError(f"on_error must be one of {_ON_ERROR}, but is {on_error!r}; fix: pick one")
@@ -312,7 +326,9 @@ class SpireModel:
         results: list[SpireResult] = []
         for begin in range(0, len(sources), group):
             part = sources[begin : begin + group]
-            results += self._speech_group(part, task, language, settings, sample_rate, on_error)
+            results += self._speech_group(
+                part, task, language, settings, sample_rate, on_error, vad
+            )
         return results[0] if single else results
 
     def _units_of(
@@ -347,6 +363,7 @@ class SpireModel:
         settings: DecodingSettings,
         sample_rate: int | None,
         on_error: str,
+        vad: bool = True,
     ) -> list[SpireResult]:
         keep = on_error == "keep"
         waves: dict[int, np.ndarray] = {}
@@ -358,10 +375,11 @@ class SpireModel:
                 if not keep:
                     raise
                 errors[index] = named_error(source, error)
-        pieces = {
-            i: split_audio(w, self.sample_rate, max_chunk_s=settings.max_chunk_s)
+        cuts = {
+            i: cut_recording(w, self.sample_rate, max_piece_s=settings.max_chunk_s, vad=vad)
             for i, w in waves.items()
         }
+        pieces = {i: cut.waves for i, cut in cuts.items()}
         units = self._units_of(pieces, errors, sources, keep)
         order = sorted(units)
         if task == "asr":
@@ -379,7 +397,7 @@ class SpireModel:
                 continue
             count = len(units[index])
             ids = outputs[at : at + count]
-            texts = [self._decode(i) for i in ids]
+            texts = [answer_text(self._decode(i)) for i in ids]
             results.append(
                 SpireResult(
                     text=" ".join(t for t in texts if t),
@@ -390,6 +408,7 @@ class SpireModel:
                     duration_s=len(waves[index]) / self.sample_rate,
                     num_units=sum(len(u.ids) for u in units[index]),
                     token_ids=tuple(tuple(i) for i in ids),
+                    segments=cuts[index].segments(texts),
                 )
             )
             at += count

@@ -137,13 +137,17 @@ def _first_test_clip(results: DemoResults) -> str:
 
 
 def _machine(results: DemoResults) -> str:
+    """", on 2 torch threads and 2 CPUs; load average ..." (empty when unknown)."""
     machine = results.machine or {}
     if not machine:
         return ""
+    text = f", on {machine.get('threads')} torch threads and {machine.get('cpus')} CPUs"
     load = machine.get("load_average")
-    busy = (f"; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} over the last 1 / 5 / 15 min "
-            "(above the CPU count, other jobs were slowing this one)") if load else ""
-    return f" on {machine.get('threads')} torch threads ({machine.get('cpus')} CPUs{busy})"
+    if load:
+        text += f"; load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min)"
+        if machine.get("cpus") and load[2] > machine["cpus"]:
+            text += ", more than the CPUs: other jobs shared the machine and slowed every stage"
+    return text
 
 
 def _training_row(name: str, run: TrainedModel) -> str:
@@ -191,8 +195,8 @@ def write_report(config: DemoConfig, results: DemoResults) -> Path:
         verdict = {True: "yes", False: "no", None: "n/a (ablation off)"}
         lines += [f"| {t['target']} | {t['measured']} | {verdict[t['met']]} | {t['why']} |" for t in targets(scores)]
     if results.total_wall_s is not None:
-        lines += ["", f"Wall time of this run: {results.total_wall_s / 60:.1f} min{_machine(results)} (a reused "
-                  "stage shows the time it took when it was built)."]
+        lines += ["", f"Wall time of this run: {results.total_wall_s / 60:.1f} min (a reused stage shows the "
+                  f"time it took when it was built){_machine(results)}."]
     plots = results.plots
     if plots.get("files"):
         lines += ["", "## Plots", ""] + [f"![{name}]({path})" for name, path in plots["files"].items()]

@@ -1,6 +1,9 @@
 """Plots of the miniature's report: loss curves, cluster usage, scores (matplotlib, optional).
 
-Without matplotlib the report says so instead of failing:
+`loss.png` has one panel per training stage (their step counts differ fivefold), with the dev
+loss where a stage had a dev set. `scores.png` has one panel per metric, so that a WER of 200%
+does not flatten the BLEU bars, and each says which way is better; a score that was not
+measured is written "n/a", never drawn as 0. Without matplotlib the report says so instead:
 
 >>> make_plots(results, "demo_out/plots")                  # doctest: +SKIP
 {'files': {'loss curves': 'plots/loss.png', ...}}
@@ -13,20 +16,37 @@ from typing import Any
 
 from spire.mini.results import DemoResults, UnitsResult
 
-__all__ = ["make_plots"]
+__all__ = ["SCORE_PANELS", "make_plots"]
 
 _STAGES = (("base", "base LLM (text)"), ("cpt", "CPT"), ("it", "IT after CPT"), ("it_only", "IT only"))
+_MODELS = ("base", "it_only", "it")
+_TASKS = (("asr", "ASR"), ("st_de", "ST en→de"), ("st_fr", "ST en→fr"), ("mt_de", "MT en→de"), ("mt_fr", "MT en→fr"))
+#: (metric, title, tasks it applies to): one panel each.
+SCORE_PANELS = (
+    ("wer", "ASR WER % (lower is better)", ("asr",)),
+    ("bleu", "BLEU (higher is better)", ("st_de", "st_fr", "mt_de", "mt_fr")),
+    ("chrf", "chrF (higher is better)", ("st_de", "st_fr", "mt_de", "mt_fr")),
+)
 
 
 def _loss(plt: Any, results: DemoResults, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4))
     trained = results.trained()
-    for key, label in _STAGES:
-        curve = trained[key].curve if key in trained else []
-        if curve:
-            ax.plot([c[0] for c in curve], [c[1] for c in curve], label=label)
-    ax.set(xlabel="optimizer step", ylabel="training loss", yscale="log", title="Loss per stage")
-    ax.legend()
+    stages = [(key, label) for key, label in _STAGES if key in trained and trained[key].curve]
+    fig, axes = plt.subplots(1, max(len(stages), 1), figsize=(3.4 * max(len(stages), 1), 3.4), squeeze=False)
+    for ax, (key, label) in zip(axes[0], stages):
+        run = trained[key]
+        ax.plot([c[0] for c in run.curve], [c[1] for c in run.curve], label="train")
+        if run.dev_curve:
+            ax.plot([c[0] for c in run.dev_curve], [c[1] for c in run.dev_curve], "o--", label="dev")
+        else:
+            ax.text(0.97, 0.95, "no dev set", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                    color="gray")
+        tokens = f"{run.tokens_seen / 1e6:.2f}M" if run.tokens_seen >= 1e5 else f"{run.tokens_seen / 1e3:.1f}k"
+        ax.set(title=f"{label}\n{run.steps} steps, {tokens} tokens", xlabel="optimizer step")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=8, loc="lower left")
+    axes[0][0].set_ylabel("loss")
+    fig.suptitle("Loss per stage (each on its own step axis)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -45,22 +65,41 @@ def _units(plt: Any, units: UnitsResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _scores(plt: Any, scores: dict[str, dict[str, Any]], path: Path) -> None:
+def _score_panel(ax: Any, scores: dict[str, dict[str, Any]], metric: str, title: str, tasks: tuple[str, ...]) -> None:
     from spire.mini.demo_report import MODEL_NAMES
 
-    columns = [("asr", "wer", "ASR WER"), ("st_de", "bleu", "ST de BLEU"), ("st_fr", "bleu", "ST fr BLEU"),
-               ("mt_de", "bleu", "MT de BLEU"), ("mt_fr", "bleu", "MT fr BLEU")]
-    models = [m for m in ("base", "it_only", "it") if m in scores]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    models = [m for m in _MODELS if m in scores]
     width = 0.8 / max(len(models), 1)
-    for index, model in enumerate(models):
-        values = [scores[model].get(key, {}).get(metric) for key, metric, _ in columns]
-        xs = [c + index * width for c in range(len(columns))]
-        ax.bar(xs, [v if v is not None else 0 for v in values], width=width, label=MODEL_NAMES[model])
-    ax.set_xticks([c + width * (len(models) - 1) / 2 for c in range(len(columns))], [c[2] for c in columns])
-    ax.set(ylabel="score (%)", title="Test-split scores (WER: lower is better)")
-    ax.legend()
-    fig.tight_layout()
+    names = dict(_TASKS)
+    values = [[scores[m].get(task, {}).get(metric) for task in tasks] for m in models]
+    top = max([v for row in values for v in row if v is not None] or [1.0])
+    for index, (model, row) in enumerate(zip(models, values)):
+        xs = [t + (index - (len(models) - 1) / 2) * width for t in range(len(tasks))]
+        shown = [(x, v) for x, v in zip(xs, row) if v is not None]
+        bars = ax.bar([x for x, _ in shown], [v for _, v in shown], width=width, label=MODEL_NAMES[model],
+                      color=f"C{_MODELS.index(model)}")
+        ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+        for x, v in zip(xs, row):
+            if v is None:
+                ax.text(x, top * 0.01, "n/a", ha="center", va="bottom", fontsize=7, color="dimgray")
+    ax.set_xticks(range(len(tasks)), [names[t] for t in tasks], fontsize=8)
+    ax.set_xlim(-0.5, len(tasks) - 0.5)  # room for every model's slot, "n/a" ones included
+    ax.set_ylim(0, top * 1.15)
+    ax.set_title(title, fontsize=9)
+
+
+def _scores(plt: Any, scores: dict[str, dict[str, Any]], path: Path) -> None:
+    widths = [len(tasks) + 1 for _, _, tasks in SCORE_PANELS]
+    fig, axes = plt.subplots(1, len(SCORE_PANELS), figsize=(12, 4), gridspec_kw={"width_ratios": widths})
+    for ax, (metric, title, tasks) in zip(axes, SCORE_PANELS):
+        _score_panel(ax, scores, metric, title, tasks)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    if not handles:
+        handles, labels = axes[0].get_legend_handles_labels()
+    fig.suptitle("Test-split scores (n/a: not measured for that model)", fontsize=10)
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.95), ncol=len(labels), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

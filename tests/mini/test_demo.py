@@ -160,6 +160,125 @@ def test_report_and_plots_are_written(tmp_path):
     assert json.loads((tmp_path / "report.json").read_text())["eval"]["models"]["it"]["asr"]["wer"] == 5.0
 
 
+
+def _plot_results():
+    """README-like scores (a 217% WER beside BLEU ~30, the base without speech scores) and
+    stages of very different lengths, one with a dev curve."""
+    import dataclasses
+
+    results = _results()
+    models = {"base": {"mt_de": {"bleu": 3.0, "chrf": 18.2}},
+              "it_only": {"asr": {"wer": 217.4}, "st_de": {"bleu": 5.0, "chrf": 26.1}, "mt_de": {"bleu": 6.9, "chrf": 27.5}},
+              "it": {"asr": {"wer": 9.7}, "st_de": {"bleu": 31.4, "chrf": 55.0}, "mt_de": {"bleu": 86.4, "chrf": 92.6}}}
+    results.eval = dataclasses.replace(results.eval, models=models)
+    results.base = dataclasses.replace(results.base, curve=[[s, 6.0 - s / 400] for s in range(50, 958, 50)], steps=957)
+    results.cpt = dataclasses.replace(results.cpt, dev_curve=[[5, 6.5], [10, 3.5]])
+    return results
+
+
+def test_scores_plot_has_a_panel_per_metric_and_marks_missing_values():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spire.mini.plots import SCORE_PANELS, _score_panel
+
+    scores = _plot_results().eval.models
+    assert [metric for metric, _, _ in SCORE_PANELS] == ["wer", "bleu", "chrf"]
+    assert "lower is better" in SCORE_PANELS[0][1] and "higher is better" in SCORE_PANELS[1][1]
+    for metric, title, tasks in SCORE_PANELS:
+        fig, ax = plt.subplots()
+        _score_panel(ax, scores, metric, title, tasks)
+        measured = [scores[m][t][metric] for m in scores for t in tasks if metric in scores[m].get(t, {})]
+        heights = sorted(round(bar.get_height(), 1) for bar in ax.patches)
+        assert heights == sorted(measured)  # one bar per measured value, none drawn as 0
+        missing = sum(1 for m in scores for t in tasks if metric not in scores[m].get(t, {}))
+        assert [t.get_text() for t in ax.texts].count("n/a") == missing > 0
+        plt.close(fig)
+
+
+def test_loss_plot_has_a_panel_per_stage_with_the_dev_loss(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spire.mini.plots import _loss
+
+    saved = []
+    real_close = plt.close
+    plt.close = lambda fig: saved.append(fig)  # keep the figure to look at it
+    try:
+        _loss(plt, _plot_results(), tmp_path / "loss.png")
+    finally:
+        plt.close = real_close
+    axes = saved[0].axes
+    assert [ax.get_title().splitlines()[0] for ax in axes] == ["base LLM (text)", "CPT", "IT after CPT"]
+    assert axes[0].get_xlim()[1] > 900 > axes[2].get_xlim()[1]  # each stage on its own step axis
+    assert [line.get_label() for line in axes[1].lines] == ["train", "dev"]
+    assert [line.get_label() for line in axes[2].lines] == ["train"]
+    assert "no dev set" in [t.get_text() for t in axes[2].texts]
+    real_close(saved[0])
+
+
+def test_report_ends_with_how_to_use_the_model(tmp_path):
+    out = tmp_path / "demo_out"
+    results = _results()
+    results.corpus = CorpusResult(folder=out / "corpus", utterances={"train": 4, "dev": 1, "test": 2},
+                                  audio_hours={"train": 0.01}, wall_s=1.0)
+    (out / "corpus").mkdir(parents=True)
+    (out / "corpus" / "test.jsonl").write_text('{"id": "test-000000", "audio": "audio/test/test-000000.flac"}\n')
+    results.it = TrainedModel(**{**vars(results.it), "folder": out / "it"})
+    results.eval = EvalResult(folder=out / "eval", models=results.eval.models, decoding={"max_new_tokens": 4}, wall_s=1)
+    results.total_wall_s, results.machine = 600.0, {"threads": 2, "cpus": 2, "load_average": [2.5, 2.2, 2.0]}
+    text = write_report(DemoConfig.load(overrides={"out_dir": str(out)}), results).read_text()
+    model, clip = f"{out}/it/model", f"{out}/corpus/audio/test/test-000000.flac"
+    assert f"spire transcribe --model {model} {clip}" in text
+    assert f'model = SpireModel.from_pretrained("{model}")\nprint(model.transcribe("{clip}").text)' in text
+    assert "[it/asr](eval/it/asr.md)" in text and "[it_only/st_de](eval/it_only/st_de.md)" in text
+    assert text.rstrip().splitlines()[-1].startswith("Every hypothesis beside its reference")
+    assert "on 2 torch threads and 2 CPUs; load average at the end 2.5 / 2.2 / 2.0 (1 / 5 / 15 min)." in text
+    results.machine["load_average"] = [5.0, 4.5, 4.1]
+    text = write_report(DemoConfig.load(overrides={"out_dir": str(out)}), results).read_text()
+    assert "4.1 (1 / 5 / 15 min), more than the CPUs: other jobs shared the machine" in text
+    for target in targets(_scores()):
+        assert f"| {target['why']} |" in text and len(target["why"]) > 20
+
+
+def test_readme_shows_the_lines_the_report_prints(tmp_path, monkeypatch):
+    from spire.mini.corpus import plan_corpus
+    from spire.mini.demo_report import usage_lines
+
+    monkeypatch.chdir(tmp_path)
+    first = plan_corpus(n_train=1, n_dev=0, n_test=1, seed=0)["test"][0].id  # ids do not depend on the seed
+    out = Path("demo_out")
+    (out / "corpus").mkdir(parents=True)
+    (out / "corpus" / "test.jsonl").write_text(json.dumps({"id": first, "audio": f"audio/test/{first}.flac"}) + "\n")
+    results = _results()
+    results.corpus = CorpusResult(folder=out / "corpus", utterances={"test": 1}, audio_hours={}, wall_s=1.0)
+    results.it = TrainedModel(**{**vars(results.it), "folder": out / "it"})
+    commands = [line for line in usage_lines(results, out) if line.startswith(("spire ", "from spire", "model =", "print("))]
+    assert len(commands) == 5
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for line in commands:
+        assert line in readme, line
+
+def test_demo_command_prints_the_report_last(tmp_path, monkeypatch, capsys):
+    import spire.mini.demo as demo
+    from spire.commands.demo import run
+
+    report = tmp_path / "report.md"
+    report.write_text("# spire miniature\n...\n## Use the model\nspire transcribe --model x/it/model clip.flac\n")
+    results = _results()
+    results.report = report
+    monkeypatch.setattr(demo, "run_demo", lambda config: results)
+    assert run(_args("--quick", "--out", str(tmp_path))) == 0
+    out = capsys.readouterr().out
+    assert out.index("quick demo: all checks passed") < out.index("# spire miniature")
+    assert out.rstrip().endswith("spire transcribe --model x/it/model clip.flac")
+
+
 @pytest.mark.integration
 def test_quick_demo_learns_and_reruns_from_its_stages(tmp_path_factory):
     # The same folder as tests/test_notebooks.py: whichever runs first builds it.

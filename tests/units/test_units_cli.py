@@ -158,10 +158,23 @@ def test_fit_kmeans_with_too_few_frames_exits_2(tmp_path, capsys):
             "50",
             "--out",
             str(tmp_path / "km"),
+            "--no-provenance",
         ]
     )
     assert code == 2
     assert "at least k=50" in capsys.readouterr().err
+
+
+def test_fit_kmeans_without_a_sidecar_needs_no_provenance(tmp_path, capsys):
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).standard_normal((400, 3)).astype(np.float32))
+    args = ["units", "fit-kmeans", "--features", str(tmp_path / "f.npy"), "--k", "4", "--out", str(tmp_path / "km")]
+    assert spire_main(args) == 2
+    err = capsys.readouterr().err
+    assert "f.json does not exist" in err and "--no-provenance" in err and "sample-features" in err
+    assert not (tmp_path / "km").exists()
+    assert spire_main(args + ["--no-provenance"]) == 0
+    assert "--no-provenance" in capsys.readouterr().err  # the warning
+    assert json.loads((tmp_path / "km" / "kmeans.json").read_text())["provenance"] is None
 
 
 def test_python_dash_m_units_maps_errors_to_2(tmp_path):
@@ -228,6 +241,19 @@ def test_import_sklearn_kmeans_needs_trust_then_makes_an_extractor(tmp_path, cor
     assert "layer" in capsys.readouterr().err
     forced = ["units", "make-extractor", *layer1, "--force", "--out", str(tmp_path / "x")]
     assert spire_main(forced) == 0
+    # Every command taking --extractor refuses a forced pairing unless --no-check-compatible.
+    label = ["units", "label", "--manifest", str(corpus), "--extractor", str(tmp_path / "x"), "--no-progress"]
+    capsys.readouterr()
+    assert spire_main([*label, "--out", str(tmp_path / "u1")]) == 2
+    assert "--no-check-compatible" in capsys.readouterr().err
+    label[-1] = "--progress"  # the bar names what is labelled and its speed against real time
+    assert spire_main([*label, "--out", str(tmp_path / "u2"), "--no-check-compatible"]) == 0
+    err = capsys.readouterr().err
+    assert "k-means is not checked against the featurizer" in err
+    assert "label u2" in err and "x real time" in err and "audio h/s" not in err
+    sample = ["units", "sample-features", "--manifest", str(corpus), "--extractor", str(tmp_path / "x"),
+              "--out", str(tmp_path / "s.npy"), "--no-progress"]
+    assert spire_main(sample) == 2 and spire_main([*sample, "--no-check-compatible"]) == 0
 
 
 def test_fit_vtln_skips_unreadable_audio_and_saves_a_featurizer(tmp_path, corpus, capsys):

@@ -1,4 +1,4 @@
-"""How much the command line says: `-v/--verbose` and `-q/--quiet`, for `spire` and `python -m units`.
+"""How much the command line says: `-v/--verbose` and `-q`, for `spire` and `python -m units`.
 
 Library code reports through `logging` (loggers `spire.*` and `units.*`); the commands print
 only their results (transcripts, reports) on stdout. The flags set what reaches stderr:
@@ -16,17 +16,21 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 __all__ = ["add_verbosity_flags", "configure_logging", "split_verbosity", "verbosity_level"]
 
 #: The loggers the command line shows (everything spire and units log goes through them).
 LOGGERS = ("spire", "units")
-_FLAGS = {"-v": 1, "--verbose": 1, "-q": -1, "--quiet": -1}
+# No --quiet: that was the old name of --no-progress, still read (unlisted) by build-data.
+_FLAGS = {"-v": 1, "--verbose": 1, "-q": -1}
+_HUB_BARS = "HF_HUB_DISABLE_PROGRESS_BARS"
+_OURS = "ON"  # a true value to huggingface_hub, told apart from the usual "1" a user sets
 
 
 def add_verbosity_flags(parser: argparse.ArgumentParser) -> None:
-    """`-v/--verbose` and `-q/--quiet` (both repeatable) as `args.verbose` / `args.quiet`, on
+    """`-v/--verbose` and `-q` (both repeatable) as `args.verbose` / `args.quiet`, on
     `parser` or, when it has subcommands, on each of them (a flag given to both a parser and its
     subcommand would take the subcommand's default)."""
     subcommands = [
@@ -41,7 +45,7 @@ def add_verbosity_flags(parser: argparse.ArgumentParser) -> None:
     for names, dest, text in (
         (("-v", "--verbose"), "verbose",
          "say more: -v shows the library's progress bars (weight loading), -vv debug messages"),
-        (("-q", "--quiet"), "quiet",
+        (("-q",), "quiet",
          "say less: -q warnings and errors only, -qq errors only (results still go to stdout)"),
     ):
         free = [name for name in names if name not in taken]
@@ -112,14 +116,19 @@ def configure_logging(verbosity: int = 0) -> None:
             handler = _StderrHandler()
             logger.addHandler(handler)
         handler.setFormatter(formatter)
-    if verbosity < 1:
-        # Read when transformers is imported; the call covers an already imported one.
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        if "transformers" in sys.modules:
-            from transformers.utils import logging as transformers_logging
+    if verbosity >= 1 and os.environ.get(_HUB_BARS) == _OURS:
+        del os.environ[_HUB_BARS]  # set by an earlier call, not by the user
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
 
-            transformers_logging.disable_progress_bar()
-        elif "huggingface_hub" in sys.modules:  # transformers copies its setting on import
+        bars = transformers_logging.enable_progress_bar if verbosity >= 1 else transformers_logging.disable_progress_bar
+        with warnings.catch_warnings():  # huggingface_hub's own bars may stay off: it says so
+            warnings.simplefilter("ignore", UserWarning)
+            bars()
+    elif verbosity < 1 and _HUB_BARS not in os.environ:
+        # Read when transformers is imported (it copies huggingface_hub's setting then).
+        os.environ[_HUB_BARS] = _OURS
+        if "huggingface_hub" in sys.modules:
             from huggingface_hub.utils import disable_progress_bars
 
             disable_progress_bars()

@@ -3,7 +3,8 @@
     spire units make-extractor --featurizer checkpoints/hubert-large-ll60k --layer 22 \
         --kmeans kmeans/ --out extractor/
 
-A k-means fit on other features (another encoder, layer or dimension) is refused unless `--force`.
+A k-means fit on other features (another encoder, layer or dimension) is refused unless `--force`
+(or `--no-check-compatible`, its name in the other commands).
 """
 
 from __future__ import annotations

@@ -8,13 +8,16 @@ extractor), the k-means and unit format, the device; and the builders that turn 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from units.cli.flags import add_dataclass_flags, config_from_args
-from units.errors import UnitsError
+from units.errors import QuantizerMismatchError, UnitsError
+
+logger = logging.getLogger(__name__)
 
 
 class UsageError(UnitsError):
@@ -35,6 +38,9 @@ class FeaturizerOptions:
     """Encoder weights' dtype."""
     device: str | None = None
     """Torch device; default: cuda:LOCAL_RANK when CUDA is available, else the CPU."""
+    check_compatible: bool = True
+    """Refuse an extractor whose k-means was fit on other features than its featurizer's (or
+    saved as such); --no-check-compatible uses it anyway, with a warning."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +137,23 @@ def load_extractor(args: argparse.Namespace) -> Any:
         raise UsageError(
             f"--extractor must be an existing folder, but {args.extractor} is not; fix: check the path"
         )
-    return UnitExtractor.from_pretrained(args.extractor, device=device(args))
+    check = _check_compatible(args, args.extractor)
+    try:
+        return UnitExtractor.from_pretrained(args.extractor, device=device(args), check_compatible=check)
+    except QuantizerMismatchError as error:
+        raise QuantizerMismatchError(f"{error} (on the command line: --no-check-compatible)") from error
+
+
+def _check_compatible(args: argparse.Namespace, what: str, *, forced: bool = False) -> bool:
+    """--check-compatible (True unless --no-check-compatible or `forced`); warns when off."""
+    check = getattr(args, "check_compatible", True) and not forced
+    if not check:
+        logger.warning(
+            "%s: the k-means is not checked against the featurizer (--no-check-compatible): units "
+            "from a k-means fit on other features are noise to a model trained on the right ones",
+            what,
+        )
+    return check
 
 
 def build_extractor(args: argparse.Namespace, *, check_compatible: bool = True) -> Any:
@@ -148,10 +170,14 @@ def build_extractor(args: argparse.Namespace, *, check_compatible: bool = True) 
     from units.kmeans.quantizer import KMeansQuantizer
 
     quantizer = KMeansQuantizer.from_pretrained(options.kmeans)
-    return UnitExtractor(
-        build_featurizer(args),
-        quantizer,
-        dedup=options.dedup,
-        unit_format=options.unit_format,
-        check_compatible=check_compatible,
-    )
+    check = _check_compatible(args, options.kmeans, forced=not check_compatible)
+    try:
+        return UnitExtractor(
+            build_featurizer(args),
+            quantizer,
+            dedup=options.dedup,
+            unit_format=options.unit_format,
+            check_compatible=check,
+        )
+    except QuantizerMismatchError as error:
+        raise QuantizerMismatchError(f"{error} (on the command line: --no-check-compatible)") from error

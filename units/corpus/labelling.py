@@ -306,7 +306,7 @@ def _label_shard(run: _Run, shard_index: int) -> tuple[dict[str, Any], int, floa
     sample_rate = int(featurizer.sample_rate)
     progress = CorpusProgress(
         total=len(indices),
-        desc=f"shard {shard_index}/{num_shards}",
+        desc=f"label {out.name}" + (f" [shard {shard_index}/{num_shards}]" if num_shards > 1 else ""),
         enabled=config.progress,
         position=shard_index if env_rank() else 0,
     )

@@ -46,7 +46,7 @@ def load_engine(
     to mean "the folder's engine"): an exported folder has no transformers weights.
 
     >>> engine = load_engine("exports/it-int8")                            # doctest: +SKIP
-    >>> engine.backend
+    >>> engine.backend                                                     # doctest: +SKIP
     'ctranslate2'
     """
     folder = Path(folder)

@@ -28,7 +28,6 @@ from typing import Any
 from spire.inference.engines.manifest import EngineError
 from spire.inference.generation import DecodingSettings, stop_token_ids
 
-
 #: About the length of an answer in tokens (an ASR transcript of a few seconds of speech).
 ANSWER_TOKENS = 32
 

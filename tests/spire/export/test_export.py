@@ -153,3 +153,40 @@ def test_broken_export_folders_are_refused(exports, tmp_path):
     shutil.rmtree(broken / "ct2")
     with pytest.raises(EngineError, match="must exist"):
         load_engine(broken)
+
+
+def test_length_groups_batch_only_close_lengths():
+    from spire.inference.engines.ct2 import length_groups
+
+    lengths = [120, 272, 125, 167, 236, 169, 216, 222, 121, 122, 123]
+    groups = length_groups(lengths, batch_size=3, answer_tokens=8)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        steps = [lengths[b] - lengths[a] for a, b in zip(group, group[1:])]
+        assert len(group) <= 3 and all(0 <= s <= 8 for s in steps)
+    assert groups[:2] == [[0, 8, 9], [10, 2]]  # 120 121 122 | 123 125: full batches first
+
+
+def test_an_ssl_extractors_encoder_is_copied_into_the_export(tmp_path):
+    from spire.export.folder import copy_extractor
+
+    encoder = tmp_path / "hubert"
+    encoder.mkdir()
+    (encoder / "model.safetensors").write_bytes(b"weights")
+    extractor = tmp_path / "extractor"
+    extractor.mkdir()
+    (extractor / "extractor.json").write_text("{}")
+    record = {"type": "ssl", "encoder_path": str(encoder), "layer": 6}
+    (extractor / "featurizer.json").write_text(json.dumps(record))
+    out = tmp_path / "out"
+    out.mkdir()
+    copied = copy_extractor(extractor, out)
+    assert json.loads((copied / "featurizer.json").read_text()) == {**record, "encoder_path": "encoder"}
+    assert (copied / "encoder" / "model.safetensors").read_bytes() == b"weights"
+    assert json.loads((extractor / "featurizer.json").read_text()) == record  # source untouched
+    (copied.parent / "again").mkdir()
+    import shutil
+
+    shutil.rmtree(encoder)
+    with pytest.raises(ExportError, match="encoder folder .* must exist"):
+        copy_extractor(extractor, copied.parent / "again")

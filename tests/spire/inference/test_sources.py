@@ -151,3 +151,45 @@ def test_transcribe_and_eval_commands_read_manifests_and_datasets(model_dir, cli
                  "--ref-column", "transcription", "--max-new-tokens", "2", "--out", str(tmp_path / "eval")])
     assert code == 0 and json.loads((tmp_path / "eval" / "report-asr.json").read_text())["data"]["examples"] == 3
     assert isinstance(datasets.load_from_disk(str(saved)).features["speech"], datasets.Audio)
+
+
+def test_a_stage_folder_stands_for_its_model_and_a_wrong_one_names_the_right_one(model_dir, tmp_path):
+    from spire.errors import SpireError
+    from spire.inference.folders import model_folder
+    from spire.inference.model import SpireModel
+
+    stage = tmp_path / "demo_out" / "it"
+    stage.mkdir(parents=True)
+    (stage / "model").symlink_to(model_dir, target_is_directory=True)
+    assert model_folder(stage) == stage / "model"
+    assert SpireModel.from_pretrained(stage, device="cpu").model_dir == stage / "model"
+    with pytest.raises(SpireError, match=f"pass one of the model folders in it: {stage / 'model'}"):
+        model_folder(tmp_path / "demo_out")
+    with pytest.raises(SpireError, match="does not exist; fix: .*demo_out/it/model"):
+        model_folder(tmp_path / "nowhere")
+
+
+def test_prompts_are_built_with_the_tokenizers_chat_template(model_dir):
+    from spire import prompts
+    from spire.inference.model import SpireModel
+
+    model = SpireModel.from_pretrained(model_dir, device="cpu")
+    assert model.tokenizer.chat_template == prompts.CHAT_TEMPLATE
+    assert model._chat("Speech: x\nEnglish:") == prompts.chat([("user", "Speech: x\nEnglish:")], add_generation_prompt=True)
+    model.tokenizer.chat_template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}"
+    assert model._chat("P") == "<user>P"  # what transformers' own chat tools would send
+    with pytest.warns(UserWarning, match="prompts follow the tokenizer's template"):
+        SpireModel(model.model, model.tokenizer, model.extractor)
+
+
+def test_a_decoder_that_fails_names_both_fixes():
+    from units.errors import AudioError
+
+    class BrokenDecoder:  # what datasets >= 4 hands out for decoded rows, here without FFmpeg
+        def get_all_samples(self):
+            raise RuntimeError("Could not load libtorchcodec: FFmpeg libraries not found")
+
+    with pytest.raises(AudioError) as info:
+        load_audio(BrokenDecoder())
+    text = str(info.value)
+    assert "Audio(decode=False)" in text and "pip install torchcodec" in text and "FFmpeg" in text
