@@ -6,8 +6,9 @@ smaller cards; random weights at the real shapes, nothing is downloaded):
 - labelling: HuBERT-large cut after layer 22, bf16, waves of 2-30 s batched by length
   (`SSLFeaturizer`, as `spire units label` runs it); real-time factor, and the arithmetic bound
   (the encoder's FLOPs per audio second over the GPU's dense bf16 peak) it is measured against;
-- k-means: k=5000 on the same frames with faiss on the GPU and on the CPU
-  (`KMeansQuantizer.fit`, our k-means++ seeding then faiss Lloyd iterations);
+- k-means: k=5000 on the same frames with faiss on the GPU and on the CPU (`KMeansQuantizer.fit`
+  with faiss's random seeding: our k-means++ seeding runs on the CPU either way and takes
+  minutes at k=5000, see bench/README.md, so it would only blur the engines' difference);
 - CPT: a 1B-shaped Llama (TinyLlama widths, SPIRE's 37056-row vocabulary) trained with
   `spire.training.recipe.train` from configs/train/spire_base_cpt.yaml (bf16, packed rows of
   2048); non-padding tokens/s and model FLOPs utilisation (6N + 12·L·h·s per token);
@@ -15,7 +16,8 @@ smaller cards; random weights at the real shapes, nothing is downloaded):
 
 `--dry-run` runs the same code on the CPU with tiny shapes (seconds; tested in the default test
 run); its "peak" is this CPU's measured bf16 matmul rate, so its ratios are only plumbing.
-`--peak-tflops` overrides the GPU's peak when its name is not in `scale_projection`.
+`--peak-tflops` overrides the GPU's peak when its name is not in `scale_projection`; on a 24 GB
+card pass `--micro-batch 2` (the 1B model trains with fp32 master weights and AdamW).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def kmeans(sizes: Sizes, device: str, real: np.ndarray) -> list[list[str]]:
     rng = np.random.default_rng(0)
     frames = real[rng.integers(len(real), size=sizes.frames)]
     frames = frames + rng.standard_normal(frames.shape, dtype=np.float32) * frames.std(0) * 0.5
-    shape = f"k={sizes.k}, {sizes.frames} x {frames.shape[1]} frames, {sizes.niter} iterations"
+    shape = f"k={sizes.k}, {sizes.frames} x {frames.shape[1]} frames, {sizes.niter} Lloyd iterations"
     timings, rows = {}, []
     engines = [("GPU", True), ("CPU", False)] if device == "cuda" else [("GPU (dry run: CPU)", False), ("CPU", False)]
     for name, gpu in engines:
@@ -145,7 +147,7 @@ def kmeans(sizes: Sizes, device: str, real: np.ndarray) -> list[list[str]]:
             rows.append([f"k-means faiss-{name}", shape, "faiss sees no GPU", "pip install faiss-gpu-cu12"])
             continue
         start = time.perf_counter()
-        quantizer = KMeansQuantizer.fit(frames, sizes.k, niter=sizes.niter, seed=0, gpu=gpu)
+        quantizer = KMeansQuantizer.fit(frames, sizes.k, niter=sizes.niter, seed=0, gpu=gpu, init="random")
         timings[name] = time.perf_counter() - start
         inertia = quantizer.inertia(frames) / len(frames)
         rows.append([f"k-means faiss-{name}", shape, f"{timings[name]:.1f} s", f"inertia/frame {inertia:.4g}"])

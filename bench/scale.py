@@ -270,7 +270,8 @@ def main() -> int:
     report = render(ctx.rows, projections(ctx.facts, ctx.rows, args), about, ctx.failures)
     print("\n" + report)
     (ctx.work.parent / "scale_report.md").write_text(report)
-    (ctx.work.parent / "scale_facts.json").write_text(json.dumps(ctx.facts, indent=1, default=str))
+    rows = [vars(row) for row in ctx.rows]
+    (ctx.work.parent / "scale_facts.json").write_text(json.dumps({"facts": ctx.facts, "rows": rows}, indent=1, default=str))
     if not args.keep:  # the logs stay, beside the report
         shutil.rmtree(ctx.work.parent / "scale_logs", ignore_errors=True)
         shutil.move(ctx.work / "logs", ctx.work.parent / "scale_logs")

@@ -99,12 +99,15 @@ def projections(facts: dict[str, dict], rows: list[Row], args: Any) -> dict[str,
                           f"{days:,.0f} days here; on one H100 at 40% of bf16 peak: "
                           f"{ALL_HOURS * 3600 * gflops / (0.4 * 989e3) / 3600:.1f} h")
     if "fit-kmeans" in seconds:
-        per_iter = seconds["fit-kmeans"] / max(args.kmeans_niter, 1)
-        report = work / "kmeans/fit_report.json"
+        report, saved = work / "kmeans/fit_report.json", work / "kmeans/kmeans.json"
         used = json.loads(report.read_text()).get("clusters_used") if report.is_file() else None
-        out["fit-kmeans"] = (f"{used} clusters used; 25 iterations on 1M frames: "
-                             f"~{per_iter * 25 * 1e6 / args.frames / 3600:.1f} h here (linear in frames x iterations); "
-                             "faiss-GPU: bench/gpu.py")
+        fit = json.loads(saved.read_text()).get("training", {}) if saved.is_file() else {}
+        lloyd = fit.get("seconds", seconds["fit-kmeans"]) - fit.get("init_seconds", 0.0)
+        per_iter = lloyd / max(args.kmeans_niter, 1)
+        out["fit-kmeans"] = (f"seeding {fit.get('init_seconds', 0):.0f} s, {per_iter:.0f} s per Lloyd iteration, "
+                             f"{used} clusters used; 25 iterations on 1M frames: "
+                             f"~{per_iter * 25 * 1e6 / args.frames / 3600:.1f} h here (linear in frames x "
+                             "iterations); faiss-GPU: bench/gpu.py")
     base = facts.get("base LLM", {})
     if base and "extend" in seconds:
         ratio = 6.74e9 / base["params"]

@@ -57,7 +57,11 @@ def add_decoding_arguments(parser: argparse.ArgumentParser, *, audio: bool = Tru
     )
     if audio:
         parser.add_argument(
-            "--max-chunk-s", type=float, default=20.0, help="cut longer audio at quiet points"
+            "--max-chunk-s",
+            type=float,
+            default=8.0,
+            help="longest piece audio is read in: longer audio is cut at its pauses (speech "
+            "detection), speech without a pause at its quietest points",
         )
 
 

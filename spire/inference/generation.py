@@ -37,8 +37,11 @@ class DecodingSettings:
     """Generation budget per prompt (per chunk for long audio); the paper uses 256."""
     batch_size: int = 8
     """Prompts generated together."""
-    max_chunk_s: float = 20.0
-    """Audio longer than this is cut at quiet points into chunks of at most this length."""
+    max_chunk_s: float = 8.0
+    """The longest piece audio is read in: longer audio is cut at its pauses, and speech without
+    a pause at its quietest points (`spire.inference.long_audio`). 8 s of speech makes a prompt
+    of up to ~220 tokens with the miniature's units, inside the 256-token rows it trains on
+    (20 s made up to ~515); a model trained on longer utterances can take more."""
     backend: str = "transformers"
     """"transformers", "vllm" (GPU, optional) or "ctranslate2" (a `spire export` folder)."""
 
@@ -51,7 +54,7 @@ class DecodingSettings:
                 )
         if not self.max_chunk_s > 0:
             raise SpireError(
-                f"max_chunk_s must be > 0, but is {self.max_chunk_s!r}; fix: pass e.g. 20.0"
+                f"max_chunk_s must be > 0, but is {self.max_chunk_s!r}; fix: pass e.g. 8.0"
             )
         if self.backend not in ("transformers", "vllm", "ctranslate2"):  # ct2: exported folders
             raise BackendError(
