@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-all bench lint clean
+.PHONY: install demo notebooks test test-all bench lint clean
 
 # One stamp per extra: `make demo` installs .[demo] (espeak-ng, matplotlib), everything else .[dev]
 # (which includes the demo's dependencies: the tests synthesize speech).
@@ -22,6 +22,10 @@ install: $(VENV)/.installed-dev,cpu-infer
 
 demo: $(VENV)/.installed-demo
 	$(BIN)/spire demo $(ARGS)
+
+# Stores the notebooks with the outputs of a run on demo_out/ (run `make demo` first).
+notebooks: install
+	$(BIN)/python notebooks/execute.py --demo demo_out
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

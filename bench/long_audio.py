@@ -67,8 +67,9 @@ def join(waves: list, pauses: bool, seed: int):
 
 
 def cut_row(model, wave, utterances: list, max_chunk_s: float, vad: bool) -> dict:
-    """How `wave` is cut: pieces, utterances read whole (alone in one piece), utterances split
-    by a cut more than 0.1 s inside them, and the longest prompt in tokens."""
+    """How `wave` is cut: pieces, utterances read whole (alone in one piece, missing at most 50 ms
+    of their file: pieces are trimmed to the audible part, and a clip's edges fade out), utterances
+    split by a cut more than 0.1 s inside them, and the longest prompt in tokens."""
     from spire.inference.long_audio import cut_recording
     from spire.prompts import asr_prompt
 
@@ -82,7 +83,7 @@ def cut_row(model, wave, utterances: list, max_chunk_s: float, vad: bool) -> dic
     alone = 0
     for span in cut.spans:
         held = [(a, e) for a, e in utterances if inside(a, e, span) > 0.1]
-        if len(held) == 1 and inside(*held[0], span) >= held[0][1] - held[0][0] - 0.01:
+        if len(held) == 1 and inside(*held[0], span) >= held[0][1] - held[0][0] - 0.05:
             alone += 1
     tokens = 0
     for units in model.extractor.extract_waves(cut.waves):

@@ -38,7 +38,7 @@ BENCH = ROOT / "bench"
 CONFIGS = ROOT / "configs"
 UNITS_YAML = CONFIGS / "units/spire_units.yaml"
 # What the CPU run changes in the paper's training configs: sizes and where things are.
-# model.dtype: a DDP replica of the 4096-wide model with AdamW in fp32 needs ~14 GB per process
+# model.dtype: a DDP replica of the 4096-wide model with AdamW in fp32 needs ~12 GB per process
 # (two do not fit in 24 GiB); bf16 weights and moments halve it (see bench/README.md).
 TRAIN_ON_CPU = {"use_cpu": "true", "model.dtype": "bfloat16", "micro_batch": 1, "grad_accum": 1,
                 "max_steps": 2, "logging_steps": 1, "data.num_workers": 0}

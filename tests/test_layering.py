@@ -20,6 +20,7 @@ SPIRE_LEVELS = {
     "spire.inference": 3,
     "spire.evaluation": 4,
     "spire.export": 4,
+    "spire.rl": 4,
     "spire.testing": 5,
     "spire.mini": 6,
     "spire.commands": 7,

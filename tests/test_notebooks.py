@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom on the quick demo's artifacts, and are committed without outputs."""
+"""The notebooks run top to bottom on the quick demo's artifacts, and are stored with the outputs of a
+real run of their code (`make notebooks` after `make demo`: notebooks/execute.py)."""
 
 import os
 from pathlib import Path
@@ -13,13 +14,46 @@ def test_the_three_notebooks_exist():
     assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03"]
 
 
+def _stored_run_problems(book) -> list[str]:
+    """Why `book` is not a notebook stored with the outputs of one top-to-bottom run of its code."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("execute", NOTEBOOKS[0].parent / "execute.py")
+    execute = module_from_spec(spec)
+    spec.loader.exec_module(execute)
+    problems, cells = [], [cell for cell in book.cells if cell.cell_type == "code"]
+    if [cell.execution_count for cell in cells] != list(range(1, len(cells) + 1)):
+        problems.append("execution counts are not 1..n: not one run from the top")
+    for number, cell in enumerate(cells, 1):
+        recorded = cell.metadata.get("spire", {}).get("source_sha256")
+        if recorded != execute.source_sha256(cell.source):
+            problems.append(f"cell {number}: its outputs are from other code (edited after the run)")
+        if any(out.output_type == "error" for out in cell.outputs):
+            problems.append(f"cell {number} shows an error")
+        text = "".join(str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+                       for out in cell.outputs)
+        if "/work/" in text or "/home/" in text:
+            problems.append(f"cell {number} shows a path of the machine it ran on")
+    if sum(bool(cell.outputs) for cell in cells) < len(cells) // 2:
+        problems.append("most code cells have no output")
+    return problems
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_is_committed_without_outputs(path):
+def test_notebook_is_stored_with_the_outputs_of_a_run_of_its_code(path):
     book = nbformat.read(path, as_version=4)
     nbformat.validate(book)
-    for cell in book.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{path.name} has outputs; clear them"
+    assert _stored_run_problems(book) == [], f"{path.name}: rerun `make notebooks` after `make demo`"
+
+
+def test_a_stale_or_partial_notebook_is_refused():
+    book = nbformat.read(NOTEBOOKS[-1], as_version=4)
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    code[1].source += "\nprint('edited')"
+    code[2].execution_count = 7
+    problems = _stored_run_problems(book)
+    assert any("cell 2: its outputs are from other code" in p for p in problems)
+    assert any("execution counts" in p for p in problems)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -18,6 +18,7 @@ _EXPORTS = {
     "cer": "spire.evaluation.metrics",
     "bleu": "spire.evaluation.metrics",
     "chrf": "spire.evaluation.metrics",
+    "long_output_rate": "spire.evaluation.metrics",
     "comet": "spire.evaluation.metrics",
 }
 

@@ -109,6 +109,31 @@ def cer(hypotheses: Sequence[str], references: Sequence[str], *, normalize: bool
     return _error_rate(hypotheses, references, normalize=normalize, unit="char")
 
 
+def long_output_rate(
+    hypotheses: Sequence[str], references: Sequence[str], *, ratio: float = 1.5, normalize: bool = True
+) -> Score:
+    """Percent of outputs with more than `ratio` times their reference's words: a measure of
+    insertions and hallucinations (a model that keeps talking past the audio), which corpus WER
+    averages away. Words are counted after Whisper's English normalizer, as in `wer`.
+
+    >>> long_output_rate(["a b c d", "a b", "a b c"], ["a b", "a b", "a b"]).value  # 4 > 3 words
+    33.33...
+    """
+    if not ratio > 0:
+        raise DataError(f"ratio must be positive, but is {ratio}; fix: pass e.g. 1.5")
+    _check_parallel(hypotheses, references)
+    if normalize:
+        hypotheses, references = normalize_all(hypotheses), normalize_all(references)
+    long = sum(len(h.split()) > ratio * len(r.split()) for h, r in zip(hypotheses, references))
+    normalizer = "whisper-english-normalizer" if normalize else "none"
+    return Score(
+        name="long_output_rate",
+        value=100.0 * long / len(references),
+        signature=f"normalizer:{normalizer}|words>{ratio:g}x reference",
+        details={"long_outputs": long, "outputs": len(references), "ratio": ratio},
+    )
+
+
 def bleu(
     hypotheses: Sequence[str], references: Sequence[str], *, language: str | None = None
 ) -> Score:

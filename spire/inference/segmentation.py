@@ -27,7 +27,7 @@ import numpy as np
 from spire.errors import SpireError
 from spire.inference.chunking import chunk_bounds
 
-__all__ = ["Segment", "SileroVad", "speech_segments", "VAD_SAMPLE_RATE"]
+__all__ = ["Segment", "SileroVad", "speech_segments", "trim_edges", "VAD_SAMPLE_RATE"]
 
 VAD_SAMPLE_RATE = 16000
 _FRAME = 512  # samples per scored frame at 16 kHz (32 ms), as the model was trained
@@ -288,3 +288,30 @@ def _check(
     if not np.isfinite(array).all():
         raise SpireError("wave must hold only finite samples, but has NaN or inf; fix: check it")
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def trim_edges(wave: np.ndarray, sample_rate: int, *, top_db: float = 40.0, frame_s: float = 0.01) -> slice:
+    """The part of `wave` between its first and last 10 ms frame within `top_db` of its loudest one.
+
+    A speech detector's piece keeps some silence at its edges (its frames are 32 ms, its onsets
+    lag, and `pad_s` adds more); a model whose training clips start and end with the speech reads
+    such edges as units it never saw there (the miniature: WER 13.7% -> 23.7% with 0.15 s of
+    silence around each test clip). Silence and noise only give `slice(0, 0)`.
+
+    >>> wave = np.concatenate([np.zeros(1600), np.ones(800), np.zeros(1600)]).astype(np.float32)
+    >>> trim_edges(wave, 16000)
+    slice(1600, 2400, None)
+    """
+    if not top_db > 0:
+        raise SpireError(f"top_db must be > 0, but is {top_db}; fix: pass e.g. 40.0")
+    hop = max(1, int(round(frame_s * sample_rate)))
+    frames = len(wave) // hop + (len(wave) % hop > 0)
+    if frames == 0:
+        return slice(0, 0)
+    padded = np.zeros(frames * hop, dtype=np.float64)
+    padded[: len(wave)] = wave
+    rms = np.sqrt((padded.reshape(frames, hop) ** 2).mean(axis=1))
+    loud = np.nonzero(rms >= rms.max() * 10 ** (-top_db / 20))[0] if rms.max() > 0 else []
+    if len(loud) == 0:
+        return slice(0, 0)
+    return slice(int(loud[0]) * hop, min(len(wave), (int(loud[-1]) + 1) * hop))

@@ -75,7 +75,7 @@ def stage_base_lm(config: DemoConfig, corpus: CorpusResult) -> BaseModelResult:
     folder = Path(config.out_dir) / "base"
     settings = {"corpus": corpus.utterances, "seed": config.seed, "vocab_size": config.vocab_size,
                 "hidden_size": config.hidden_size, "num_layers": config.num_layers,
-                "epochs": config.base_epochs, "lr": config.base_lr, "seq_len": config.seq_len,
+                "epochs": config.base_epochs, "lr": config.base_lr, "optimizer": config.base_optimizer, "seq_len": config.seq_len,
                 "micro_batch": config.micro_batch}
     start = time.perf_counter()
     if not stage_done(folder, settings):
@@ -92,7 +92,7 @@ def stage_base_lm(config: DemoConfig, corpus: CorpusResult) -> BaseModelResult:
         logger.info(f"  text data: {data.documents} documents, {data.tokens} tokens")
         run = train_stage("base", model_path=folder / "init", data_dir=folder / "data",
                           output_dir=folder / "model", epochs=config.base_epochs, lr=config.base_lr,
-                          config=config)
+                          optimizer=config.base_optimizer, config=config)
         save_summary(BaseModelResult(**vars(run), folder=folder, data=data, vocab_size=len(tokenizer),
                                      parameters=count_parameters(folder / "model")), folder)
         mark_done(folder, settings)

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     corpus.add_argument("--train", type=int, default=4000, help="training utterances")
     corpus.add_argument("--dev", type=int, default=200, help="development utterances")
     corpus.add_argument("--test", type=int, default=200, help="test utterances")
+    corpus.add_argument("--test-accents", type=int, default=0,
+                        help="utterances of the test_accents split (English accents no other split uses)")
     corpus.add_argument("--seed", type=int, default=0, help="seed of sentences, speakers and held-out pairs")
     corpus.add_argument("--workers", type=int, default=None, help="synthesis processes (default: up to 2)")
     corpus.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show the progress bar")
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
         start = time.perf_counter()
         corpus = build_corpus(args.out, args.train, args.dev, args.test, args.seed,
-                              num_workers=args.workers, progress=args.progress)
+                              num_workers=args.workers, progress=args.progress, n_test_accents=args.test_accents)
         wall_s = time.perf_counter() - start
         audio_s = sum(sum(corpus[split]["duration_s"]) for split in corpus)
         sizes = ", ".join(f"{split} {len(corpus[split])}" for split in corpus)

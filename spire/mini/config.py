@@ -65,6 +65,9 @@ class DemoConfig(CheckedConfig):
     """Development utterances."""
     n_test: Annotated[int, AT_LEAST_1]
     """Test utterances (unseen sentences and speaker settings)."""
+    n_test_accents: Annotated[int, NON_NEGATIVE]
+    """Utterances of the second test split, `test_accents`: unseen sentences spoken with English
+    accents that no other split uses (`spire.mini.corpus.ACCENT_VOICES`); 0 leaves it out."""
 
     # --- stage 2: units
     num_units: Annotated[int, Range(ge=2)]
@@ -94,6 +97,8 @@ class DemoConfig(CheckedConfig):
     """Passes over the base LM's text (monolingual en/de/fr + MT prompts); CPT and IT see such text again."""
     base_lr: Annotated[float, POSITIVE]
     """Peak learning rate of the base LM."""
+    base_optimizer: str
+    """optim.name of the base LM (spire.training.optimizers.OPTIMIZERS)."""
 
     # --- stage 4: extension, CPT, IT
     cpt_epochs: Annotated[float, POSITIVE]
@@ -128,6 +133,23 @@ class DemoConfig(CheckedConfig):
     log_every: Annotated[int, AT_LEAST_1]
     """Optimizer steps between loss log lines (the loss curves' resolution)."""
 
+    # --- stage 4b (optional): RL after IT (train_rl.yaml; spire.mini.rl)
+    rl: bool
+    """Run GRPO with verifiable rewards after IT (the Tower+ stage; `spire.rl`) and evaluate its model
+    beside the IT model ("CPT + IT + RL")."""
+    rl_utterances: Annotated[int, AT_LEAST_1]
+    """Training utterances after the IT ones whose ASR, ST en->de/fr and MT en->de/fr prompts RL samples."""
+    rl_steps: Annotated[int, AT_LEAST_1]
+    """Optimizer steps of RL (each one generation round)."""
+    rl_lr: Annotated[float, POSITIVE]
+    """Learning rate of RL (AdamW, constant after a short warm-up)."""
+    rl_beta: Annotated[float, NON_NEGATIVE]
+    """Weight of the KL penalty against the IT model (0: no reference model)."""
+    rl_num_generations: Annotated[int, Range(ge=2)]
+    """Answers sampled per prompt (GRPO's group)."""
+    rl_prompts_per_step: Annotated[int, AT_LEAST_1]
+    """Prompts per optimizer step (each with rl_num_generations answers)."""
+
     # --- stage 5: evaluation
     eval_batch_size: Annotated[int, AT_LEAST_1]
     """Prompts generated together (greedy)."""
@@ -138,7 +160,7 @@ class DemoConfig(CheckedConfig):
         super().__post_init__()
         from spire.training.optimizers import OPTIMIZERS
 
-        for key in ("cpt_optimizer", "it_optimizer"):
+        for key in ("base_optimizer", "cpt_optimizer", "it_optimizer"):
             if getattr(self, key) not in OPTIMIZERS:
                 raise ConfigError(key, f"must be one of {sorted(OPTIMIZERS)}, but is {getattr(self, key)!r}")
 

@@ -5,7 +5,7 @@
 `plan_corpus` draws the sentences and speaker settings of every split from a seed; `build_corpus`
 synthesizes them with espeak-ng and writes
 
-    out_dir/dataset/          a datasets.DatasetDict (train, dev, test) saved with save_to_disk
+    out_dir/dataset/          a datasets.DatasetDict (train, dev, test[, test_accents]) saved with save_to_disk
     out_dir/{split}.jsonl     manifests: id, audio (FLAC path relative to the manifest), text, de, fr, …
     out_dir/audio/{split}/    one 16 kHz FLAC file per utterance
     out_dir/corpus.json       the settings and the held-out word combinations
@@ -15,6 +15,11 @@ and dev contain none of a seeded set of held-out (adjective, noun) and (verb, ob
 and part of the test set (`novel_combination` True) contains at least one of them; the test
 split uses voices, rates and pitches that train and dev never use. The same seed gives
 byte-identical files.
+
+The optional second test split `test_accents` (`n_test_accents`) is spoken with English accents
+that no other split uses (`ACCENT_VOICES`), at the main test split's rates and pitches, so that
+accent is what differs from it. Its sentences and speakers come from a random stream of its own,
+drawn after the other splits: asking for it leaves train, dev and test byte for byte the same.
 
     >>> from spire.mini.corpus import plan_corpus
     >>> plan = plan_corpus(n_train=4, n_dev=1, n_test=2, seed=0)
@@ -40,12 +45,20 @@ from spire.mini.grammar_sampler import combinations, held_out_combinations, samp
 from spire.mini.tts import SAMPLE_RATE
 
 SPLITS = ("train", "dev", "test")
+#: The second test split: English accents never heard in train, dev or test.
+ACCENT_SPLIT = "test_accents"
 # Speaker settings: test values never occur in train or dev.
 TRAIN_VOICES = ("en-us", "en-us+m1", "en-us+m2", "en-us+m3", "en-us+f1", "en-us+f2", "en+m3", "en+f3",
                 "en-gb-x-rp", "en-gb-x-rp+f2")
 # Unseen variants of the training accents (unseen voices, not unseen accents): MFCC units carry
 # accent, and an accent never heard in training is a different task from an unseen speaker.
 TEST_VOICES = ("en-us+m4", "en+f4", "en-gb-x-rp+m6", "en-us+f4")
+# espeak-ng's English accents that no other split uses (Scottish, Caribbean, Lancaster, West
+# Midlands), each with a male and a female variant that training never uses. Chosen once, before
+# any score on them (docs/miniature.md, "Unseen accents"); en-us-nyc (espeak-ng status "testing")
+# is left out.
+ACCENT_VOICES = ("en-gb-scotland+m4", "en-gb-scotland+f4", "en-029+m4", "en-029+f4",
+                 "en-gb-x-gbclan+m4", "en-gb-x-gbclan+f4", "en-gb-x-gbcwmd+m4", "en-gb-x-gbcwmd+f4")
 TRAIN_RATES = (150, 160, 170, 180, 190, 200)
 TEST_RATES = (145, 175, 195)
 TRAIN_PITCHES = (35, 40, 45, 50, 55, 60)
@@ -71,17 +84,19 @@ class Utterance:
 
 
 def plan_corpus(n_train: int, n_dev: int, n_test: int, seed: int, *, novel_fraction: float = 0.5,
-                held_out_fraction: float = 0.1) -> dict[str, list[Utterance]]:
+                held_out_fraction: float = 0.1, n_test_accents: int = 0) -> dict[str, list[Utterance]]:
     """Sentences and speaker settings of each split, deterministic from `seed` (no audio yet).
 
-    The first `novel_fraction` of the test items contain a held-out word combination; the rest of
-    the corpus contains none.
+    The first `novel_fraction` of the test items (of each test split) contain a held-out word
+    combination; the rest of the corpus contains none. `plan[ACCENT_SPLIT]` holds
+    `n_test_accents` items (none by default).
 
     >>> plan = plan_corpus(n_train=3, n_dev=0, n_test=2, seed=1)
     >>> [u.novel_combination for u in plan["test"]]
     [True, False]
     """
-    for name, value in (("n_train", n_train), ("n_dev", n_dev), ("n_test", n_test)):
+    for name, value in (("n_train", n_train), ("n_dev", n_dev), ("n_test", n_test),
+                        ("n_test_accents", n_test_accents)):
         if not isinstance(value, int) or value < 0:
             raise DataError(f"{name} must be a non-negative integer, but is {value!r}; fix: pass e.g. 200")
     if not 0.0 <= novel_fraction <= 1.0:
@@ -104,7 +119,25 @@ def plan_corpus(n_train: int, n_dev: int, n_test: int, seed: int, *, novel_fract
                 novel_combination=novel,
             ))
         plan[split] = items
+    plan[ACCENT_SPLIT] = _plan_accents(n_test_accents, seed, held_out, seen, novel_fraction)
     return plan
+
+
+def _plan_accents(count: int, seed: int, held_out: frozenset, seen: set[str],
+                  novel_fraction: float) -> list[Utterance]:
+    """The accent split, from its own random stream: the other splits' draws stay as they were.
+    Its sentences occur nowhere else in the corpus (`seen` holds the other splits' sentences)."""
+    rng = random.Random(f"{seed}/{ACCENT_SPLIT}")
+    n_novel = round(novel_fraction * count)
+    items = []
+    for index in range(count):
+        translation = _draw_unique(rng, held_out, seen, index < n_novel)
+        items.append(Utterance(
+            id=f"{ACCENT_SPLIT}-{index:06d}", text=translation.en, de=translation.de, fr=translation.fr,
+            voice=rng.choice(ACCENT_VOICES), rate=rng.choice(TEST_RATES), pitch=rng.choice(TEST_PITCHES),
+            novel_combination=index < n_novel,
+        ))
+    return items
 
 
 def _draw_unique(rng: random.Random, held_out: frozenset, seen: set[str], novel: bool):
@@ -143,8 +176,10 @@ def synthesize_shard(items: Sequence[tuple[str, str, int, int]]) -> list[tuple[b
 
 
 def _shards(plan: dict[str, list[Utterance]], shard_size: int) -> list[list[Utterance]]:
-    everything = [u for split in SPLITS for u in plan[split]]
-    return [everything[i:i + shard_size] for i in range(0, len(everything), shard_size)]
+    # The accent split gets shards of its own after the others': the others' shards, and so
+    # their audio, are the same with or without it.
+    groups = [[u for split in SPLITS for u in plan[split]], plan.get(ACCENT_SPLIT, [])]
+    return [group[i:i + shard_size] for group in groups for i in range(0, len(group), shard_size)]
 
 
 def _synthesize_all(plan: dict[str, list[Utterance]], *, num_workers: int,
@@ -171,8 +206,11 @@ def _synthesize_all(plan: dict[str, list[Utterance]], *, num_workers: int,
 
 def build_corpus(out_dir: str | os.PathLike[str], n_train: int, n_dev: int, n_test: int, seed: int, *,
                  num_workers: int | None = None, progress: bool = False,
-                 novel_fraction: float = 0.5, held_out_fraction: float = 0.1) -> Any:
+                 novel_fraction: float = 0.5, held_out_fraction: float = 0.1, n_test_accents: int = 0) -> Any:
     """Synthesize the corpus into `out_dir` and return its `datasets.DatasetDict`.
+
+    With `n_test_accents` > 0 the corpus also holds the split `test_accents` (`ACCENT_VOICES`);
+    without it, the files are those of a corpus built before that split existed.
 
     `num_workers` processes (default: up to 2 CPU cores) synthesize fixed shards of `SHARD_SIZE`
     utterances, each shard in a fresh process; the output does not depend on `num_workers`.
@@ -188,10 +226,11 @@ def build_corpus(out_dir: str | os.PathLike[str], n_train: int, n_dev: int, n_te
         raise DataError(f"num_workers must be at least 1, but is {workers}; fix: pass 1 or more")
     out = Path(out_dir)
     plan = plan_corpus(n_train, n_dev, n_test, seed, novel_fraction=novel_fraction,
-                       held_out_fraction=held_out_fraction)
-    columns: dict[str, dict[str, list]] = {split: {key: [] for key in _FEATURE_NAMES} for split in SPLITS}
-    manifests = {split: [] for split in SPLITS}
-    for split in SPLITS:
+                       held_out_fraction=held_out_fraction, n_test_accents=n_test_accents)
+    splits = SPLITS + ((ACCENT_SPLIT,) if n_test_accents else ())
+    columns: dict[str, dict[str, list]] = {split: {key: [] for key in _FEATURE_NAMES} for split in splits}
+    manifests = {split: [] for split in splits}
+    for split in splits:
         (out / "audio" / split).mkdir(parents=True, exist_ok=True)
     for utterance, flac, n_samples in _synthesize_all(plan, num_workers=workers, progress=progress):
         split = utterance.id.split("-")[0]
@@ -206,10 +245,10 @@ def build_corpus(out_dir: str | os.PathLike[str], n_train: int, n_dev: int, n_te
                                  "fr": row["fr"], "duration_s": row["duration_s"], "voice": row["voice"],
                                  "rate": row["rate"], "pitch": row["pitch"],
                                  "novel_combination": row["novel_combination"]})
-    for split in SPLITS:
+    for split in splits:
         lines = "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in manifests[split])
         (out / f"{split}.jsonl").write_text(lines, encoding="utf-8")
-    corpus = datasets.DatasetDict({split: _dataset(datasets, columns[split], f"{seed}-{split}") for split in SPLITS})
+    corpus = datasets.DatasetDict({split: _dataset(datasets, columns[split], f"{seed}-{split}") for split in splits})
     corpus.save_to_disk(str(out / "dataset"))
     settings = {
         "seed": seed, "n_train": n_train, "n_dev": n_dev, "n_test": n_test, "sample_rate": SAMPLE_RATE,
@@ -218,6 +257,9 @@ def build_corpus(out_dir: str | os.PathLike[str], n_train: int, n_dev: int, n_te
         "speakers": {"train": {"voices": TRAIN_VOICES, "rates": TRAIN_RATES, "pitches": TRAIN_PITCHES},
                      "test": {"voices": TEST_VOICES, "rates": TEST_RATES, "pitches": TEST_PITCHES}},
     }
+    if n_test_accents:
+        settings["n_test_accents"] = n_test_accents
+        settings["speakers"][ACCENT_SPLIT] = {"voices": ACCENT_VOICES, "rates": TEST_RATES, "pitches": TEST_PITCHES}
     (out / "corpus.json").write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return corpus
 

@@ -8,7 +8,8 @@ Stages, each a function of the config and the outputs of the ones before:
 1. corpus: synthesize English speech with English, German and French text (espeak-ng).
 2. units: MFCC features -> a frame sample -> k-means -> labelled train/dev/test manifests.
 3. base LLM: a SentencePiece tokenizer and a tiny Llama trained on the text (the "Tower").
-4. extend with unit tokens; CPT (ASR pairs + text); IT (ASR, ST en->de/fr, MT); IT without CPT.
+4. extend with unit tokens; CPT (ASR pairs + text); IT (ASR, ST en->de/fr, MT); IT without CPT;
+   with `rl=true`, GRPO with verifiable rewards after IT (`spire.mini.rl`).
 5. evaluate on the test split; write report.md, report.json and plots/.
 Every stage writes into `out_dir/<stage>/`; a stage whose output exists with the same settings
 is reused, so a rerun is cheap. The settings and what was measured on the way to them:
@@ -34,7 +35,9 @@ logger = logging.getLogger(__name__)
 #: Grounding: the transcripts must be closer to their own references than to those of other
 #: utterances (a model that ignores the audio scores the same on both). Speech-translation BLEU
 #: is too close to its audio-blind level at that budget to assert; the report shows both.
-QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15, "min_wer_gap": 5.0}
+#: The adapted model must also keep the base's text translation (SPIRE's claim): its MT chrF at
+#: least `min_mt_kept` of the base's (chrF: BLEU of a small quick model moves by whole points).
+QUICK_LIMITS = {"max_loss_ratio": 0.6, "min_language_ratio": 1.15, "min_wer_gap": 5.0, "min_mt_kept": 0.9}
 
 
 def run_demo(config: DemoConfig) -> DemoResults:
@@ -79,13 +82,19 @@ def run_demo(config: DemoConfig) -> DemoResults:
     step(6, f"IT after CPT: ASR, ST en->de/fr, MT -> {out / 'it'}")
     results.it_data = stage_it_data(config, corpus, results.units, results.extended)
     results.it = stage_it("it", config, results.cpt, results.it_data, results.units, replay=results.cpt)
+    if config.rl:
+        from spire.mini.rl import stage_rl
+
+        step(6, f"RL after IT: GRPO, rewards -WER / chrF, {config.rl_steps} steps -> {out / 'rl'}")
+        results.rl = stage_rl(config, results.units, results.it)
     if config.ablation:
         step(7, f"IT only (ablation, no CPT) -> {out / 'it_only'}")
         results.it_only = stage_it("it_only", config, results.extended, results.it_data, results.units)
     else:
         step(7, "IT only (ablation): skipped (ablation=false)")
     step(8, f"evaluate on {config.n_test} test utterances -> {out / 'eval'}")
-    adapted = {name: model for name, model in (("it", results.it), ("it_only", results.it_only)) if model}
+    adapted = {name: model for name, model in (("it", results.it), ("it_only", results.it_only), ("rl", results.rl))
+               if model}
     results.eval = stage_eval(config, corpus, results.base, adapted)
     results.total_wall_s = time.perf_counter() - started
     results.machine = machine_load()
@@ -152,5 +161,11 @@ def check_quick(results: DemoResults, config: DemoConfig | None = None) -> None:
             failures.append(f"{model} asr: WER must be >= {QUICK_LIMITS['min_wer_gap']} points below the WER against "
                             f"other utterances' references ({asr['wer_mismatched']:.1f}), but is {asr['wer']:.1f}: "
                             "the transcripts do not follow the audio")
+    base = models.get("base", {})
+    for key in ("mt_de", "mt_fr"):
+        before, after = base.get(key, {}).get("chrf"), models.get("it", {}).get(key, {}).get("chrf")
+        if before is not None and after is not None and after < QUICK_LIMITS["min_mt_kept"] * before:
+            failures.append(f"it {key}: text translation must keep >= {QUICK_LIMITS['min_mt_kept']:.0%} of the base's "
+                            f"chrF ({before:.1f}), but is {after:.1f}: adding speech cost the LLM its translation")
     if failures:
         raise SpireError("the quick demo did not learn enough: " + "; ".join(failures))

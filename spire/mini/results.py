@@ -97,9 +97,13 @@ class CorpusResult:
     utterances: dict[str, int]
     audio_hours: dict[str, float]
     wall_s: float
+    accent_utterances: int = 0
+    """Utterances of the second test split (`test_accents.jsonl`, unseen accents). Not in
+    `utterances`, which the training stages record in their settings: they never read it."""
+    accent_audio_hours: float = 0.0
 
     def manifest(self, split: str) -> Path:
-        """The JSONL manifest of `split` (train, dev or test)."""
+        """The JSONL manifest of `split` (train, dev, test or test_accents)."""
         return self.folder / f"{split}.jsonl"
 
 
@@ -226,6 +230,9 @@ class EvalResult:
     models: dict[str, dict[str, Any]]
     decoding: dict[str, Any]
     wall_s: float
+    splits: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Scores on further test splits, `splits["test_accents"][model][task][metric]` (adapted
+    models, ASR and ST); `models` holds the main test split's."""
 
 
 @dataclass(kw_only=True)
@@ -240,6 +247,8 @@ class DemoResults:
     it_data: ItDataResult | None = None
     it: TrainedModel | None = None
     it_only: TrainedModel | None = None
+    rl: TrainedModel | None = None
+    """The optional RL stage after IT (`spire.mini.rl.RlResult`); not in `trained()`, whose losses fall."""
     eval: EvalResult | None = None
     total_wall_s: float | None = None
     machine: dict[str, Any] | None = None

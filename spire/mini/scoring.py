@@ -1,13 +1,17 @@
-"""Stage 5 of the miniature: score every model on the test split (unseen sentences and speakers).
+"""Stage 5 of the miniature: score every model on the test split (unseen sentences and speakers)
+and on the unseen-accent split `test_accents` when the corpus has one.
 
 Adapted models run end to end from the test audio (`SpireModel` + `spire.evaluation.evaluator`): ASR
-WER/CER, speech translation en->de and en->fr BLEU/chrF, text translation BLEU/chrF. The
-text-only base model is scored on text translation with the same prompt and metrics.
-Every run's `EvalReport` (decoding settings, signatures, examples) lands in `eval/<model>/`.
+WER/CER and the share of transcripts over 1.5x their reference's words (insertions), speech
+translation en->de and en->fr BLEU/chrF, text translation BLEU/chrF; on `test_accents`, ASR and
+speech translation (text translation does not hear the accent). The text-only base model is
+scored on text translation of the main test split with the same prompt and metrics.
+Every run's `EvalReport` (decoding settings, signatures, examples) lands in `eval/<model>/`, and in
+`eval/test_accents/<model>/` for the accent split.
 
 >>> scores = stage_eval(config, corpus, base, {"it": it})               # doctest: +SKIP
->>> scores.models["it"]["asr"]["wer"]                                  # doctest: +SKIP
-4.2
+>>> scores.models["it"]["asr"]["wer"], scores.splits["test_accents"]["it"]["asr"]["wer"]  # doctest: +SKIP
+(4.2, 6.3)
 """
 
 from __future__ import annotations
@@ -20,16 +24,21 @@ from typing import Any
 
 from spire.mini.base_lm import MT_DIRECTIONS, translate_with_base
 from spire.mini.config import DemoConfig
+from spire.mini.corpus import ACCENT_SPLIT
 from spire.mini.results import BaseModelResult, CorpusResult, EvalResult, TrainedModel
 from spire.mini.stages import mark_done, model_fingerprint, relative, stage_done
 
-__all__ = ["TASKS", "stage_eval"]
+__all__ = ["SPEECH_TASKS", "TASKS", "stage_eval"]
 
 logger = logging.getLogger(__name__)
 
 #: (key, task, target language) of every score of an adapted model.
 TASKS = (("asr", "asr", "en"), ("st_de", "st", "de"), ("st_fr", "st", "fr"),
          ("mt_de", "mt", "de"), ("mt_fr", "mt", "fr"))
+#: The tasks that read the audio: what the unseen-accent split is scored on.
+SPEECH_TASKS = TASKS[:3]
+#: Transcripts with more words than this times their reference's count as long (`long_output_rate`).
+LONG_OUTPUT_RATIO = 1.5
 
 
 def _scores(report: Any) -> dict[str, float]:
@@ -60,15 +69,23 @@ def _mismatched(key: str, hyps: list[str], refs: list[str], language: str) -> di
     return {}
 
 
-def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig) -> dict[str, Any]:
+def _long_outputs(key: str, hyps: list[str], refs: list[str]) -> dict[str, float]:
+    """ASR only: percent of transcripts over LONG_OUTPUT_RATIO times their reference's words."""
+    from spire.evaluation.metrics import long_output_rate
+
+    if key != "asr":
+        return {}
+    return {"long_output_rate": round(long_output_rate(hyps, refs, ratio=LONG_OUTPUT_RATIO).value, 2)}
+
+
+def _eval_adapted(model: Any, manifest: Path, out: Path, config: DemoConfig,
+                  tasks: tuple[tuple[str, str, str], ...] = TASKS) -> dict[str, Any]:
     from spire.data.sources import read_records
     from spire.evaluation.evaluator import evaluate, read_eval_data
-    from spire.inference.model import SpireModel
 
-    model = SpireModel.from_pretrained(model_dir, device="cpu")
     rows = list(read_records(manifest))
     results: dict[str, Any] = {}
-    for key, task, language in TASKS:
+    for key, task, language in tasks:
         start = time.perf_counter()
         examples = read_eval_data(manifest, task=task, language=language if task != "asr" else "German")
         report = evaluate(model, examples, task=task, language=language if task != "asr" else "German",
@@ -77,7 +94,7 @@ def _eval_adapted(model_dir: str, manifest: Path, out: Path, config: DemoConfig)
         report.save(out, stem=key)
         hyps = [example["hypothesis"] for example in report.examples]
         refs = [example["reference"] for example in report.examples]
-        results[key] = {**_scores(report), **_mismatched(key, hyps, refs, language),
+        results[key] = {**_scores(report), **_long_outputs(key, hyps, refs), **_mismatched(key, hyps, refs, language),
                         "chrf_by_language": _language_match(hyps, rows),
                         "examples": report.examples[:2], "wall_s": round(time.perf_counter() - start, 1)}
         shown = ", ".join(f"{name} {value:.1f}" for name, value in _scores(report).items())
@@ -110,28 +127,40 @@ def _eval_base(model_dir: str, manifest: Path, config: DemoConfig) -> dict[str, 
 
 def stage_eval(config: DemoConfig, corpus: CorpusResult, base: BaseModelResult,
                adapted: dict[str, TrainedModel]) -> EvalResult:
-    """Score the base model (text MT) and each adapted model (ASR, ST, MT) on the test split."""
+    """Score the base model (text MT) and each adapted model (ASR, ST, MT) on the test split, and
+    each adapted model (ASR, ST) on the unseen-accent split when the corpus has one."""
+    from spire.inference.model import SpireModel
+
     folder = Path(config.out_dir) / "eval"
     manifest = corpus.manifest("test")
     settings = {"base": [relative(config, base.model), model_fingerprint(base.model)],
                 "adapted": {name: [relative(config, m.model), model_fingerprint(m.model)]
                             for name, m in adapted.items()},
-                "test": corpus.utterances["test"], "max_new_tokens": config.max_new_tokens}
+                "test": corpus.utterances["test"], ACCENT_SPLIT: corpus.accent_utterances,
+                "max_new_tokens": config.max_new_tokens}
     start = time.perf_counter()
     if not stage_done(folder, settings):
         models: dict[str, Any] = {}
+        accents: dict[str, Any] = {}
         logger.info("  base (text only): text translation")
         models["base"] = _eval_base(str(base.model), manifest, config)
         for name, trained in adapted.items():
+            model = SpireModel.from_pretrained(str(trained.model), device="cpu")
             logger.info(f"  {name}: ASR, speech translation, text translation")
-            models[name] = _eval_adapted(str(trained.model), manifest, folder / name, config)
+            models[name] = _eval_adapted(model, manifest, folder / name, config)
+            if corpus.accent_utterances:
+                logger.info(f"  {name}: ASR, speech translation on {ACCENT_SPLIT} (unseen accents)")
+                accents[name] = _eval_adapted(model, corpus.manifest(ACCENT_SPLIT), folder / ACCENT_SPLIT / name,
+                                              config, SPEECH_TASKS)
         decoding = {"num_beams": 1, "do_sample": False, "max_new_tokens": config.max_new_tokens,
                     "batch_size": config.eval_batch_size}
-        (folder / "scores.json").write_text(json.dumps({"models": models, "decoding": decoding}, indent=2,
-                                                       ensure_ascii=False))
+        splits = {ACCENT_SPLIT: accents} if accents else {}
+        (folder / "scores.json").write_text(json.dumps({"models": models, "decoding": decoding, "splits": splits},
+                                                       indent=2, ensure_ascii=False))
         (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
         mark_done(folder, settings)
     scores = json.loads((folder / "scores.json").read_text())
     build = folder / "build_s.json"
     wall_s = json.loads(build.read_text()) if build.is_file() else time.perf_counter() - start
-    return EvalResult(folder=folder, models=scores["models"], decoding=scores["decoding"], wall_s=wall_s)
+    return EvalResult(folder=folder, models=scores["models"], decoding=scores["decoding"], wall_s=wall_s,
+                      splits=scores.get("splits", {}))

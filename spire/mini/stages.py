@@ -83,18 +83,23 @@ def fresh(folder: Path) -> Path:
 def stage_corpus(config: DemoConfig) -> CorpusResult:
     """Stage 1: the synthetic parallel corpus (English speech; English, German, French text)."""
     from spire.data.sources import read_records
-    from spire.mini.corpus import build_corpus
+    from spire.mini.corpus import ACCENT_SPLIT, build_corpus
 
     folder = Path(config.out_dir) / "corpus"
-    settings = {"n_train": config.n_train, "n_dev": config.n_dev, "n_test": config.n_test, "seed": config.seed}
+    settings = {"n_train": config.n_train, "n_dev": config.n_dev, "n_test": config.n_test, "seed": config.seed,
+                "n_test_accents": config.n_test_accents}
     start = time.perf_counter()
     if not stage_done(folder, settings):
-        build_corpus(folder, config.n_train, config.n_dev, config.n_test, config.seed, progress=config.progress)
+        build_corpus(folder, config.n_train, config.n_dev, config.n_test, config.seed, progress=config.progress,
+                     n_test_accents=config.n_test_accents)
         (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
         mark_done(folder, settings)
     durations = {split: [row["duration_s"] for row in read_records(folder / f"{split}.jsonl")] for split in SPLITS}
+    accents = ([row["duration_s"] for row in read_records(folder / f"{ACCENT_SPLIT}.jsonl")]
+               if config.n_test_accents else [])
     return CorpusResult(folder=folder, audio_hours={k: sum(v) / 3600 for k, v in durations.items()},
-                        utterances={k: len(v) for k, v in durations.items()}, wall_s=_build_seconds(folder, start))
+                        utterances={k: len(v) for k, v in durations.items()}, wall_s=_build_seconds(folder, start),
+                        accent_utterances=len(accents), accent_audio_hours=sum(accents) / 3600)
 
 
 def _build_seconds(folder: Path, start: float) -> float:

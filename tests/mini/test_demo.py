@@ -38,20 +38,21 @@ def _args(*argv):
     return parser.parse_args(list(argv))
 
 
-def _scores(wer=5.0, st=35.0, mt=50.0, base_mt=50.0, wer_only=9.0, asr_languages=None):
+def _scores(wer=5.0, st=45.0, mt=65.0, base_mt=65.0, wer_only=9.0, asr_languages=None, mt_chrf=70.0, st_only=10.0):
     def task(language, **values):
         by_language = {"en": 10.0, "de": 10.0, "fr": 10.0, language: 40.0}
         return {**values, "chrf_by_language": by_language}
 
     adapted = {"asr": {**task("en", wer=wer, cer=wer / 2, wer_mismatched=102.0)},
                "st_de": task("de", bleu=st, chrf=60.0, bleu_mismatched=0.8),
-               "st_fr": task("fr", bleu=st, chrf=60.0, bleu_mismatched=0.8), "mt_de": task("de", bleu=mt, chrf=70.0),
+               "st_fr": task("fr", bleu=st, chrf=60.0, bleu_mismatched=0.8), "mt_de": task("de", bleu=mt, chrf=mt_chrf),
                "mt_fr": task("fr", bleu=mt, chrf=70.0)}
     if asr_languages is not None:
         adapted["asr"]["chrf_by_language"] = asr_languages
     return {"models": {"base": {"mt_de": task("de", bleu=base_mt, chrf=70.0),
                                 "mt_fr": task("fr", bleu=base_mt, chrf=70.0)},
-                       "it_only": {**adapted, "asr": {"wer": wer_only, "wer_mismatched": 102.0}}, "it": adapted},
+                       "it_only": {**adapted, "asr": {"wer": wer_only, "wer_mismatched": 102.0},
+                                   "st_de": {"bleu": st_only}, "st_fr": {"bleu": st_only}}, "it": adapted},
             "decoding": {"max_new_tokens": 48}, "wall_s": 1.0}
 
 
@@ -113,8 +114,11 @@ def test_base_documents_hold_each_language_and_mt_prompts():
 def test_targets_follow_the_scores():
     met = {t["target"]: t["met"] for t in targets(_scores())}
     assert all(met.values())
-    missed = {t["target"]: t["met"] for t in targets(_scores(wer=12.0, st=20.0, mt=40.0, wer_only=11.0))}
+    missed = {t["target"]: t["met"] for t in targets(_scores(wer=12.0, st=20.0, mt=40.0, base_mt=55.0,
+                                                             wer_only=11.0, st_only=25.0))}
     assert not any(missed.values())
+    assert {"ASR WER <= 5% (CPT + IT)", "ST en→de BLEU >= 40", "base MT en→fr BLEU >= 60",
+            "CPT + IT better than IT only on ST en→fr BLEU"} <= set(missed)
 
 
 def test_model_fingerprint_follows_the_weights(tmp_path):
@@ -145,6 +149,9 @@ def test_check_quick_accepts_learning_and_rejects_failures():
         check_quick(_results(dedup_ratio=0.9995))  # k=1000 units that repeat only by chance
     with pytest.raises(SpireError, match="below 80%"):
         check_quick(_results(dedup_ratio=0.1))  # collapsed units
+    with pytest.raises(SpireError, match=r"it mt_de: text translation must keep >= 90% of the base's chrF \(70.0\)"):
+        check_quick(_results(mt_chrf=70.0 * QUICK_LIMITS["min_mt_kept"] - 0.1))  # speech cost the LLM its MT
+    check_quick(_results(mt_chrf=70.0 * QUICK_LIMITS["min_mt_kept"]))
 
 
 def test_report_and_plots_are_written(tmp_path):

@@ -19,7 +19,8 @@ PATHS = ["model.path=m", "data.train=d", "output_dir=o"]
 
 def test_the_package_reads_the_repository_recipe():
     assert RECIPE_DIR.resolve() == (ROOT / "configs/mini").resolve()
-    assert {p.name for p in FILES} == {"demo.yaml", "quick.yaml", "train_base.yaml", "train_cpt.yaml", "train_it.yaml"}
+    assert {p.name for p in FILES} == {"demo.yaml", "quick.yaml", "train_base.yaml", "train_cpt.yaml", "train_it.yaml",
+                                       "train_rl.yaml"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -31,6 +32,12 @@ def test_every_recipe_file_loads_and_validates(path):
     elif path.name == "quick.yaml":
         assert set(load_yaml(path)) < {f.name for f in fields(DemoConfig)}
         DemoConfig.quick()
+    elif path.name == "train_rl.yaml":  # spire.rl.RLConfig, completed by spire.mini.rl
+        from spire.mini.rl import rl_train_config
+
+        cfg = rl_train_config(DemoConfig.load(), model_path="m", data_file="d.jsonl", output_dir="o")
+        cfg.validate()
+        assert cfg.use_cpu and not cfg.bf16 and cfg.save_steps == 0
     else:
         assert path.name.startswith("train_")
         cfg = resolve_config(TrainConfig, path, PATHS)
@@ -43,7 +50,8 @@ def test_the_default_run_has_its_settings():
     assert (config.n_train, config.n_dev, config.n_test, config.seed) == (16000, 200, 200, 0)
     assert (config.num_units, config.mfcc_stack, config.mfcc_vtln, config.sample_frames) == (1000, 2, True, 200_000)
     assert (config.vocab_size, config.hidden_size, config.num_layers) == (2000, 192, 4)
-    assert (config.base_epochs, config.base_lr, config.cpt_epochs, config.cpt_lr) == (0.25, 2e-3, 1.5, 1.5e-3)
+    assert (config.base_epochs, config.base_lr, config.cpt_epochs, config.cpt_lr) == (0.75, 2e-3, 1.5, 1.5e-3)
+    assert config.base_optimizer == "muon"
     assert (config.it_epochs, config.it_lr, config.it_replay, config.it_utterances) == (1.0, 7e-4, 1.5, 1500)
     assert (config.cpt_optimizer, config.it_optimizer, config.muon_lr) == ("muon", "muon", 0.01)
     assert (config.seq_len, config.micro_batch, config.log_every, config.ablation) == (256, 8, 10, True)

@@ -10,7 +10,9 @@ from spire.config import load_yaml, resolve_config
 from spire.training.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN_CONFIGS = sorted([*(ROOT / "configs/train").glob("*.yaml"), *(ROOT / "configs/mini").glob("train_*.yaml")])
+ALL_TRAIN_CONFIGS = sorted([*(ROOT / "configs/train").glob("*.yaml"), *(ROOT / "configs/mini").glob("train_*.yaml")])
+# `stage: rl` recipes are spire.rl.RLConfig's (tests/spire/rl/test_config.py checks them).
+TRAIN_CONFIGS = [path for path in ALL_TRAIN_CONFIGS if load_yaml(path).get("stage") != "rl"]
 ACCELERATE_CONFIGS = sorted((ROOT / "configs/accelerate").glob("*.yaml"))
 
 

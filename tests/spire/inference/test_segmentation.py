@@ -145,3 +145,39 @@ def test_scoring_in_blocks_equals_scoring_at_once(vad, utterances, monkeypatch):
 def test_docstring_examples_run():
     result = doctest.testmod(segmentation)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_pieces_are_trimmed_to_the_speech_within_a_few_frames(vad, utterances):
+    # Models trained on clips that start and end with speech read edge silence as units they never
+    # saw there; cut_recording trims every piece it finds to its audible part.
+    from spire.inference.long_audio import cut_recording
+
+    rng = np.random.default_rng(5)
+    parts, truth, now = [], [], 0.0
+    for wave in utterances:
+        pause = np.zeros(int(rng.uniform(1.0, 3.0) * SR), dtype=np.float32)
+        start, end = _voiced_span(wave)
+        truth.append((now + len(pause) / SR + start, now + len(pause) / SR + end))
+        parts += [pause, wave]
+        now += (len(pause) + len(wave)) / SR
+    parts.append(np.zeros(SR, dtype=np.float32))
+    recording = np.concatenate(parts)
+    trimmed = cut_recording(recording, SR, max_piece_s=8.0, detector=vad)
+    kept = cut_recording(recording, SR, max_piece_s=8.0, detector=vad, trim_db=None)
+    assert len(trimmed.spans) == len(kept.spans) == len(truth)
+    for piece, wide, (start, end) in zip(trimmed.spans, kept.spans, truth):
+        assert abs(piece.start_s - start) <= 0.03 and abs(piece.end_s - end) <= 0.03, (piece, start, end)
+        assert wide.start_s < piece.start_s - 0.05 and wide.end_s > piece.end_s + 0.05  # the detector's edges
+    for wave, span in zip(trimmed.waves, trimmed.spans):
+        assert len(wave) == span.samples(SR).stop - span.samples(SR).start
+
+
+def test_trim_edges_keeps_quiet_speech_and_drops_silence():
+    from spire.inference.segmentation import trim_edges
+
+    quiet = np.concatenate([np.zeros(SR // 2), 0.001 * np.ones(SR // 10), np.zeros(SR // 2)]).astype(np.float32)
+    assert trim_edges(quiet, SR) == slice(SR // 2, SR // 2 + SR // 10)   # relative to the piece's own peak
+    assert trim_edges(np.zeros(SR, dtype=np.float32), SR) == slice(0, 0)
+    assert trim_edges(np.zeros(0, dtype=np.float32), SR) == slice(0, 0)
+    with pytest.raises(SpireError, match="top_db must be > 0"):
+        trim_edges(quiet, SR, top_db=0)
