@@ -15,7 +15,6 @@ spire's chat template, files transformers 4.x reads, the unit extractor, `config
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spire.rl.config import RLConfig
@@ -36,36 +35,8 @@ def train_rl(cfg: RLConfig, *, callbacks: list[TrainerCallback] | None = None) -
     500
     """
     from spire.rl.trainer import build_rl_trainer
-    from spire.vocab.pairing import copy_extractor
-    from spire.vocab.saving import set_chat_template, write_compatible_files
+    from spire.training.recipe import train_and_save
 
     cfg.validate()
     trainer = build_rl_trainer(cfg, callbacks=callbacks)
-    output = trainer.train(resume_from_checkpoint=_resume_path(cfg))
-    set_chat_template(trainer.processing_class)
-    trainer.save_model(cfg.output_dir)  # also saves the tokenizer (processing_class)
-    if trainer.is_world_process_zero():
-        write_compatible_files(cfg.output_dir, source_dir=cfg.model.path)
-        extractor = Path(cfg.model.path) / "extractor"
-        if (extractor / "extractor.json").exists():
-            copy_extractor(extractor, cfg.output_dir)  # so the folder transcribes raw audio on its own
-    return TrainResult(
-        output_dir=Path(cfg.output_dir),
-        global_step=trainer.state.global_step,
-        train_loss=float(output.training_loss),
-        tokens_seen=int(trainer.state.num_input_tokens_seen),
-        log_history=list(trainer.state.log_history),
-    )
-
-
-def _resume_path(cfg: RLConfig) -> str | None:
-    """The checkpoint to resume from: only a complete one (`spire.training.checkpoints`)."""
-    import os
-
-    from spire.training.checkpoints import explicit_checkpoint, resume_checkpoint
-
-    if cfg.resume is None:
-        return None
-    if cfg.resume in ("latest", "auto"):
-        return resume_checkpoint(cfg.output_dir, cfg.resume, move_partials=int(os.environ.get("RANK", "0")) == 0)
-    return explicit_checkpoint(cfg.resume)
+    return train_and_save(trainer, output_dir=cfg.output_dir, model_path=cfg.model.path, resume=cfg.resume)

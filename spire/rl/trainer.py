@@ -82,26 +82,12 @@ def build_grpo_config(cfg: RLConfig) -> GRPOConfig:
     """Map the config onto `trl.GRPOConfig` (a `TrainingArguments`; checked against TRL 1.16)."""
     from trl import GRPOConfig
 
+    from spire.training.trainer import common_arguments
+
     grpo = cfg.grpo
-    fsdp_config = dict(cfg.distributed.fsdp_config) if cfg.distributed.fsdp else None
-    checkpointing = cfg.model.gradient_checkpointing
-    if fsdp_config is not None and checkpointing:
-        fsdp_config.setdefault("activation_checkpointing", True)  # FSDP's own, as in the other stages
-        checkpointing = False
     try:
         return GRPOConfig(
-            output_dir=cfg.output_dir,
-            per_device_train_batch_size=cfg.micro_batch,
-            gradient_accumulation_steps=cfg.grad_accum,
-            num_train_epochs=cfg.epochs,
-            max_steps=cfg.max_steps,
-            learning_rate=cfg.optim.lr,
-            lr_scheduler_type=cfg.optim.scheduler,
-            warmup_steps=cfg.optim.warmup_steps,
-            weight_decay=cfg.optim.weight_decay,
-            adam_beta1=cfg.optim.adam_beta1,
-            adam_beta2=cfg.optim.adam_beta2,
-            max_grad_norm=cfg.optim.max_grad_norm,
+            **common_arguments(cfg),
             num_generations=grpo.num_generations,
             max_completion_length=grpo.max_completion_length,
             temperature=grpo.temperature,
@@ -113,20 +99,7 @@ def build_grpo_config(cfg: RLConfig) -> GRPOConfig:
             scale_rewards=grpo.scale_rewards,
             mask_truncated_completions=grpo.mask_truncated_completions,
             log_completions=grpo.log_completions,
-            bf16=cfg.bf16,
-            use_cpu=cfg.use_cpu,
-            seed=cfg.seed,
             data_seed=cfg.seed,
-            logging_steps=cfg.logging_steps,
-            save_strategy="steps" if cfg.save_steps > 0 else "no",
-            save_steps=max(cfg.save_steps, 1),
-            save_total_limit=None,  # rotated by CompleteCheckpointCallback once the new one is complete
-            logging_nan_inf_filter=False,  # a nan step must reach the guards, not be averaged away
-            activation_checkpointing=checkpointing,
-            report_to=list(cfg.report_to) or "none",
-            fsdp=True if cfg.distributed.fsdp else None,
-            fsdp_config=fsdp_config,
-            ddp_backend=cfg.distributed.backend,
             remove_unused_columns=False,  # the rewards read reference, kind and language
         )
     except ValueError as error:  # TRL's own consistency checks (e.g. batch vs. group size with N processes)

@@ -27,7 +27,7 @@ from spire.training.config import TrainConfig
 if TYPE_CHECKING:
     from transformers import TrainerCallback
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_and_save"]
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,28 @@ def train(cfg: TrainConfig, *, callbacks: list[TrainerCallback] | None = None) -
     40
     """
     from spire.training.trainer import build_trainer
-    from spire.vocab.saving import set_chat_template, write_compatible_files
 
     cfg.validate()
     trainer = build_trainer(cfg, callbacks=callbacks)
-    resume = _resume_path(cfg)
-    output = trainer.train(resume_from_checkpoint=resume)
+    return train_and_save(trainer, output_dir=cfg.output_dir, model_path=cfg.model.path, resume=cfg.resume)
+
+
+def train_and_save(trainer: Any, *, output_dir: str, model_path: str, resume: str | None) -> TrainResult:
+    """Run `trainer` (a transformers Trainer, TRL's included), resuming as `resume` says, and save
+    a complete model folder in `output_dir`: weights, tokenizer with spire's chat template, the
+    files transformers 4.x reads, and the unit extractor stored beside `model_path`. Every stage
+    (CPT, IT, `spire.rl`) ends here, so their folders are alike."""
+    from spire.vocab.saving import set_chat_template, write_compatible_files
+
+    output = trainer.train(resume_from_checkpoint=_resume_path(resume, output_dir))
     if trainer.processing_class is not None:
         set_chat_template(trainer.processing_class)  # IT data is spire's ChatML
-    trainer.save_model(cfg.output_dir)  # also saves the tokenizer (processing_class)
+    trainer.save_model(output_dir)  # also saves the tokenizer (processing_class)
     if trainer.is_world_process_zero():
-        write_compatible_files(cfg.output_dir, source_dir=cfg.model.path)  # transformers 4.x too
-    _carry_extractor(Path(cfg.model.path), Path(cfg.output_dir))
+        write_compatible_files(output_dir, source_dir=model_path)  # transformers 4.x too
+    _carry_extractor(Path(model_path), Path(output_dir))
     return TrainResult(
-        output_dir=Path(cfg.output_dir),
+        output_dir=Path(output_dir),
         global_step=trainer.state.global_step,
         train_loss=float(output.training_loss),
         tokens_seen=int(trainer.state.num_input_tokens_seen),
@@ -86,16 +94,16 @@ def _carry_extractor(model_dir: Path, output_dir: Path) -> None:
         copy_extractor(source, output_dir)
 
 
-def _resume_path(cfg: TrainConfig) -> str | None:
+def _resume_path(resume: str | None, output_dir: str) -> str | None:
     """The checkpoint to resume from: only one whose completion marker matches its files
     (`spire.training.checkpoints`); incomplete ones are moved aside by rank 0, with a warning."""
     import os
 
     from spire.training.checkpoints import explicit_checkpoint, resume_checkpoint
 
-    if cfg.resume is None:
+    if resume is None:
         return None
-    if cfg.resume in ("latest", "auto"):
+    if resume in ("latest", "auto"):
         rank_zero = int(os.environ.get("RANK", "0")) == 0
-        return resume_checkpoint(cfg.output_dir, cfg.resume, move_partials=rank_zero)
-    return explicit_checkpoint(cfg.resume)
+        return resume_checkpoint(output_dir, resume, move_partials=rank_zero)
+    return explicit_checkpoint(resume)

@@ -198,21 +198,19 @@ def _add_lora(model: PreTrainedModel, cfg: TrainConfig) -> PreTrainedModel:
     return get_peft_model(model, lora)
 
 
-def build_training_arguments(cfg: TrainConfig) -> TrainingArguments:
-    """Map the config onto `transformers.TrainingArguments` (checked against transformers 5)."""
-    from transformers import TrainingArguments
-
-    has_eval = cfg.data.eval is not None
+def common_arguments(cfg: Any) -> dict[str, Any]:
+    """The `TrainingArguments` settings every stage maps the same way from its config (CPT, IT
+    and `spire.rl`'s RLConfig share these fields): batch, schedule, AdamW, precision, logging,
+    checkpoints (rotated by CompleteCheckpointCallback, never by the Trainer), FSDP."""
     fsdp_config = dict(cfg.distributed.fsdp_config) if cfg.distributed.fsdp else None
     checkpointing = cfg.model.gradient_checkpointing
     if fsdp_config is not None and checkpointing:
         # FSDP's own activation checkpointing avoids a second all-gather in the backward pass.
         fsdp_config.setdefault("activation_checkpointing", True)
         checkpointing = False
-    return TrainingArguments(
+    return dict(
         output_dir=cfg.output_dir,
         per_device_train_batch_size=cfg.micro_batch,
-        per_device_eval_batch_size=cfg.micro_batch,
         gradient_accumulation_steps=cfg.grad_accum,
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -232,16 +230,27 @@ def build_training_arguments(cfg: TrainConfig) -> TrainingArguments:
         # Rotated by CompleteCheckpointCallback once the new checkpoint is marked complete, never before.
         save_total_limit=None,
         logging_nan_inf_filter=False,  # a nan step must reach FiniteGuard, not be averaged away
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=(cfg.eval_steps or cfg.save_steps or cfg.logging_steps) if has_eval else None,
         activation_checkpointing=checkpointing,
-        dataloader_num_workers=cfg.data.num_workers,
-        # We count non-padding tokens ourselves (SpireTrainer); the collator emits no attention mask.
-        include_num_input_tokens_seen="no",
         report_to=list(cfg.report_to) or "none",
         fsdp=True if cfg.distributed.fsdp else None,
         fsdp_config=fsdp_config,
         ddp_backend=cfg.distributed.backend,
+    )
+
+
+def build_training_arguments(cfg: TrainConfig) -> TrainingArguments:
+    """Map the config onto `transformers.TrainingArguments` (checked against transformers 5)."""
+    from transformers import TrainingArguments
+
+    has_eval = cfg.data.eval is not None
+    return TrainingArguments(
+        **common_arguments(cfg),
+        per_device_eval_batch_size=cfg.micro_batch,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=(cfg.eval_steps or cfg.save_steps or cfg.logging_steps) if has_eval else None,
+        dataloader_num_workers=cfg.data.num_workers,
+        # We count non-padding tokens ourselves (SpireTrainer); the collator emits no attention mask.
+        include_num_input_tokens_seen="no",
         ddp_find_unused_parameters=False,
     )
 

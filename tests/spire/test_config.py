@@ -134,21 +134,22 @@ def test_resume_modes(tmp_path):
     from spire.training.checkpoints import write_marker
     from spire.training.recipe import _resume_path
 
-    def cfg(value):
-        return resolve_config(TrainConfig, None, [f"output_dir={tmp_path}", f"resume={value}"])
+    def cfg(value):  # the (resume, output_dir) that train() passes on
+        resolved = resolve_config(TrainConfig, None, [f"output_dir={tmp_path}", f"resume={value}"])
+        return resolved.resume, resolved.output_dir
 
-    assert _resume_path(cfg("auto")) is None
+    assert _resume_path(*cfg("auto")) is None
     with pytest.raises(Exception, match="checkpoint"):
-        _resume_path(cfg("latest"))
+        _resume_path(*cfg("latest"))
     with pytest.raises(ConfigError) as info:
-        _resume_path(cfg(tmp_path / "nope"))
+        _resume_path(*cfg(tmp_path / "nope"))
     assert info.value.key == "resume"
     for step in (5, 12):
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
         write_marker(tmp_path / f"checkpoint-{step}", step)
-    assert _resume_path(cfg("auto")).endswith("checkpoint-12")
+    assert _resume_path(*cfg("auto")).endswith("checkpoint-12")
     (tmp_path / "checkpoint-20").mkdir()  # an interrupted save: no marker, never the resume point
     with pytest.warns(UserWarning, match="checkpoint-20 is not a complete checkpoint"):
-        assert _resume_path(cfg("latest")).endswith("checkpoint-12")
+        assert _resume_path(*cfg("latest")).endswith("checkpoint-12")
     assert (tmp_path / "partial" / "checkpoint-20").is_dir() and not (tmp_path / "checkpoint-20").exists()

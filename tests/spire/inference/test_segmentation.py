@@ -51,8 +51,10 @@ def test_white_noise_gives_no_segment(vad, std):
     assert speech_segments(noise, SR, vad=vad) == []
 
 
-def test_one_segment_per_utterance_between_pauses(vad, utterances):
-    rng = np.random.default_rng(3)
+def _with_pauses(utterances, seed: int) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The utterances joined with 1-3 s of silence before each (and 1 s after the last), and
+    where each one is audible in the recording, in seconds."""
+    rng = np.random.default_rng(seed)
     parts, truth, now = [], [], 0.0
     for wave in utterances:
         pause = np.zeros(int(rng.uniform(1.0, 3.0) * SR), dtype=np.float32)
@@ -61,7 +63,12 @@ def test_one_segment_per_utterance_between_pauses(vad, utterances):
         parts += [pause, wave]
         now += (len(pause) + len(wave)) / SR
     parts.append(np.zeros(SR, dtype=np.float32))
-    found = speech_segments(np.concatenate(parts), SR, vad=vad, max_piece_s=30.0)
+    return np.concatenate(parts), truth
+
+
+def test_one_segment_per_utterance_between_pauses(vad, utterances):
+    recording, truth = _with_pauses(utterances, seed=3)
+    found = speech_segments(recording, SR, vad=vad, max_piece_s=30.0)
     assert len(found) == len(truth)
     for piece, (start, end) in zip(found, truth):
         assert abs(piece.start_s - start) <= 0.3 and abs(piece.end_s - end) <= 0.3, (piece, start, end)
@@ -152,16 +159,7 @@ def test_pieces_are_trimmed_to_the_speech_within_a_few_frames(vad, utterances):
     # saw there; cut_recording trims every piece it finds to its audible part.
     from spire.inference.long_audio import cut_recording
 
-    rng = np.random.default_rng(5)
-    parts, truth, now = [], [], 0.0
-    for wave in utterances:
-        pause = np.zeros(int(rng.uniform(1.0, 3.0) * SR), dtype=np.float32)
-        start, end = _voiced_span(wave)
-        truth.append((now + len(pause) / SR + start, now + len(pause) / SR + end))
-        parts += [pause, wave]
-        now += (len(pause) + len(wave)) / SR
-    parts.append(np.zeros(SR, dtype=np.float32))
-    recording = np.concatenate(parts)
+    recording, truth = _with_pauses(utterances, seed=5)
     trimmed = cut_recording(recording, SR, max_piece_s=8.0, detector=vad)
     kept = cut_recording(recording, SR, max_piece_s=8.0, detector=vad, trim_db=None)
     assert len(trimmed.spans) == len(kept.spans) == len(truth)
