@@ -4,7 +4,8 @@
 
 Documents: `Speech: <units>\\nEnglish: <transcript>`, `<Src>: <text>\\n<Tgt>: <text>` and plain
 text, each tokenized with the tokenizer's own specials (BOS for Llama) and EOS appended. The
-categories are interleaved so that their token counts follow `proportions`, then packed into
+sources of one category take turns, one document each (`round_robin`), and the categories are
+interleaved so that their token counts follow `proportions`; then the documents are packed into
 rows of `seq_len` tokens (labels = input ids; -100 on padding; positions restart per document).
 
 >>> config = CptDataConfig(tokenizer="spire-init", speech=[SpeechSource(path="labels/")])  # doctest: +SKIP
@@ -262,26 +263,42 @@ def cpt_rows(
 def _category_streams(
     config: CptDataConfig, vocab: VocabInfo, summary: BuildSummary
 ) -> dict[str, Iterator[str]]:
-    def speech() -> Iterator[str]:
-        for source in config.speech:
-            joined = read_transcripts(source.transcripts) if source.transcripts else None
-            rows = read_records(source.path)
-            yield from speech_documents(
-                rows, source=source, vocab=vocab, summary=summary, transcripts=joined
-            )
+    def speech(source: SpeechSource) -> Iterator[str]:
+        joined = read_transcripts(source.transcripts) if source.transcripts else None
+        rows = read_records(source.path)
+        yield from speech_documents(
+            rows, source=source, vocab=vocab, summary=summary, transcripts=joined
+        )
 
-    def parallel() -> Iterator[str]:
-        for source in config.parallel:
-            yield from parallel_documents(read_records(source.path), source=source, summary=summary)
+    def parallel(source: ParallelSource) -> Iterator[str]:
+        yield from parallel_documents(read_records(source.path), source=source, summary=summary)
 
-    def monolingual() -> Iterator[str]:
-        for source in config.monolingual:
-            yield from monolingual_documents(
-                read_records(source.path), source=source, summary=summary
-            )
+    def monolingual(source: TextSource) -> Iterator[str]:
+        yield from monolingual_documents(read_records(source.path), source=source, summary=summary)
 
     makers = {"speech": speech, "parallel": parallel, "monolingual": monolingual}
-    return {name: makers[name]() for name in CATEGORIES if getattr(config, name)}
+    return {
+        name: round_robin([makers[name](source) for source in getattr(config, name)])
+        for name in CATEGORIES
+        if getattr(config, name)
+    }
+
+
+def round_robin(streams: list[Iterator[str]]) -> Iterator[str]:
+    """One document from each source in turn; an exhausted source drops out.
+
+    Chaining them instead would let the mix stop before the later sources were reached: the
+    miniature's CPT listed en->de before en->fr, and its text share ran out inside en->de, so
+    the model saw no French text at all. Round robin is also `datasets.interleave_datasets`'
+    default, so a mix stopped early holds a like share of every source."""
+    active = deque(iter(stream) for stream in streams)
+    while active:
+        stream = active.popleft()
+        document = next(stream, None)
+        if document is None:
+            continue
+        yield document
+        active.append(stream)
 
 
 def build_cpt(config: CptDataConfig, out_dir: str | Path, *, progress: bool = True) -> BuildSummary:

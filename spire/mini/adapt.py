@@ -82,6 +82,7 @@ def stage_cpt(config: DemoConfig, corpus: CorpusResult, units: UnitsResult, exte
                 "lr": config.cpt_lr, "optimizer": config.cpt_optimizer, "muon_lr": config.muon_lr,
                 "seq_len": config.seq_len, "micro_batch": config.micro_batch,
                 "unit_loss": config.cpt_unit_loss, "packing": _CPT_PACKING,
+                "sources": "round_robin",  # a folder built when sources were chained is rebuilt
                 "seed": config.seed, "corpus": corpus.utterances}
     if not stage_done(folder, settings):
         fresh(folder)

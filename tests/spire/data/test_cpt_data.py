@@ -219,6 +219,42 @@ def test_mix_follows_token_proportions(tiny_extended, tmp_path):
     assert summary.kept + sum(summary.dropped.values()) == summary.total
 
 
+def test_sources_of_a_category_take_turns_when_the_mix_stops_early(tiny_extended, tmp_path):
+    """Chained, the text share ran out inside the first source: no en->fr pair, no French text."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_extended)
+    rows = fake_unit_rows(40, num_units=NUM_UNITS, seed=3, languages=("de", "fr"))
+    manifest = _write_jsonl(tmp_path / "units.jsonl", rows)
+    big = _write_jsonl(
+        tmp_path / "text.jsonl",
+        [{"text": s, "de": f"DE {s}", "fr": f"FR {s}"} for s in sample_sentences(2000, seed=4)],
+    )
+    config = CptDataConfig(
+        tokenizer=str(tiny_extended),
+        speech=[SpeechSource(path=str(manifest))],
+        parallel=[
+            ParallelSource(path=str(big), source_lang="en", target_lang=lang, source_field="text")
+            for lang in ("de", "fr")
+        ],
+        monolingual=[TextSource(path=str(big), text_field=name) for name in ("de", "fr")],
+        long_documents="drop",
+        seq_len=512,
+    )
+    summary = build_cpt(config, tmp_path / "out", progress=False)
+    texts = [
+        tokenizer.decode(doc, skip_special_tokens=True).lstrip()
+        for doc in _documents(load_from_disk(str(tmp_path / "out")), tokenizer)
+    ]
+    kinds = {
+        "en->de": [t for t in texts if t.startswith("English:") and "\nGerman:" in t],
+        "en->fr": [t for t in texts if t.startswith("English:") and "\nFrench:" in t],
+        "de": [t for t in texts if t.startswith("DE ")],
+        "fr": [t for t in texts if t.startswith("FR ")],
+    }
+    assert summary.tokens_by_source["parallel"] < 0.2 * summary.tokens  # stopped early
+    for first, second in (("en->de", "en->fr"), ("de", "fr")):
+        assert kinds[first] and abs(len(kinds[first]) - len(kinds[second])) <= 1, kinds
+
+
 def test_streams_from_an_endless_generator(tiny_extended):
     tokenizer = AutoTokenizer.from_pretrained(tiny_extended)
     pulled = []
