@@ -52,7 +52,7 @@ def test_the_default_run_has_its_settings():
     assert (config.vocab_size, config.hidden_size, config.num_layers) == (2000, 192, 4)
     assert (config.base_epochs, config.base_lr, config.cpt_epochs, config.cpt_lr) == (0.75, 2e-3, 1.5, 1.5e-3)
     assert config.base_optimizer == "muon"
-    assert (config.it_epochs, config.it_lr, config.it_replay, config.it_utterances) == (1.0, 7e-4, 1.5, 1500)
+    assert (config.it_epochs, config.it_lr, config.it_replay, config.it_utterances) == (1.0, 7e-4, 1.5, 2500)
     assert (config.cpt_optimizer, config.it_optimizer, config.muon_lr) == ("muon", "muon", 0.01)
     assert (config.seq_len, config.micro_batch, config.log_every, config.ablation) == (256, 8, 10, True)
     assert (config.eval_batch_size, config.max_new_tokens, config.out_dir) == (32, 48, "demo_out")
