@@ -86,6 +86,12 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         handle.write(json_text(data))
 
 
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) atomically: a reader, or a hard-linked copy, never sees half of it."""
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)

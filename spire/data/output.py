@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from units.files import write_text
+
 __all__ = ["BuildSummary", "write_rows"]
 
 COLUMNS = ("input_ids", "labels", "position_ids")
@@ -70,7 +72,7 @@ class BuildSummary:
         return data
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
 
 
 def write_rows(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from spire.evaluation.metrics import Score
+from units.files import write_text
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -98,8 +99,8 @@ class EvalReport:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
-        json_path.write_text(self.to_json() + "\n", encoding="utf-8")
-        md_path.write_text(self.to_markdown(), encoding="utf-8")
+        write_text(json_path, self.to_json() + "\n")
+        write_text(md_path, self.to_markdown())
         return json_path, md_path
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from spire.mini.config import DemoConfig
 from spire.mini.results import DemoResults, TrainedModel
 from spire.mini.split_report import accent_targets, split_section
+from units.files import write_text
 
 __all__ = ["MODEL_NAMES", "TARGET_REASONS", "score_table", "targets", "usage_lines", "write_report"]
 
@@ -173,8 +174,8 @@ def _training_row(name: str, run: TrainedModel) -> str:
 def write_report(config: DemoConfig, results: DemoResults) -> Path:
     """Write report.json (everything) and report.md (tables and plots); return the .md path."""
     out = Path(config.out_dir)
-    (out / "report.json").write_text(json.dumps({"config": asdict(config), **results.to_json()}, indent=2,
-                                                ensure_ascii=False, default=str))
+    write_text(out / "report.json", json.dumps({"config": asdict(config), **results.to_json()}, indent=2,
+                                               ensure_ascii=False, default=str))
     lines = ["# spire miniature", "", "| stage | result | wall s |", "|---|---|---|"]
     corpus, units = results.corpus, results.units
     counts = "/".join(str(corpus.utterances.get(split, 0)) for split in ("train", "dev", "test"))
@@ -225,5 +226,5 @@ def write_report(config: DemoConfig, results: DemoResults) -> Path:
     elif plots.get("note"):
         lines += ["", f"_Plots skipped: {plots['note']}_"]
     lines += usage_lines(results, out)  # last: what to do next is what a reader sees at the end
-    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(out / "report.md", "\n".join(lines) + "\n")
     return out / "report.md"

@@ -27,6 +27,7 @@ from spire.mini.config import DemoConfig
 from spire.mini.corpus import ACCENT_SPLIT
 from spire.mini.results import BaseModelResult, CorpusResult, EvalResult, TrainedModel
 from spire.mini.stages import mark_done, model_fingerprint, relative, stage_done
+from units.files import write_text
 
 __all__ = ["SPEECH_TASKS", "TASKS", "stage_eval"]
 
@@ -155,8 +156,8 @@ def stage_eval(config: DemoConfig, corpus: CorpusResult, base: BaseModelResult,
         decoding = {"num_beams": 1, "do_sample": False, "max_new_tokens": config.max_new_tokens,
                     "batch_size": config.eval_batch_size}
         splits = {ACCENT_SPLIT: accents} if accents else {}
-        (folder / "scores.json").write_text(json.dumps({"models": models, "decoding": decoding, "splits": splits},
-                                                       indent=2, ensure_ascii=False))
+        write_text(folder / "scores.json", json.dumps({"models": models, "decoding": decoding, "splits": splits},
+                                                      indent=2, ensure_ascii=False))
         (folder / "build_s.json").write_text(json.dumps(time.perf_counter() - start))
         mark_done(folder, settings)
     scores = json.loads((folder / "scores.json").read_text())

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import pytest
 
@@ -105,3 +106,20 @@ def test_report_round_trips_to_json_and_markdown(tmp_path):
     assert loaded["scores"][1]["signature"] == scores[1].signature
     markdown = md_path.read_text()
     assert "| wer | 50.00 |" in markdown and "num_beams" in markdown and "a\\|b" in markdown
+
+
+def test_report_replaces_its_files_instead_of_writing_into_them(tmp_path):
+    """A copy made with hard links (`cp -al`, how runs are branched) keeps its own report."""
+    report = EvalReport(task="asr", model={"path": "m"}, data={"path": "d", "examples": 1},
+                        decoding={}, scores=[wer(["a b"], ["a b"], normalize=False)])
+    json_path, md_path = report.save(tmp_path / "run")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in (json_path, md_path):
+        os.link(path, copy / path.name)
+    before = {path.name: (copy / path.name).read_text() for path in (json_path, md_path)}
+    EvalReport(task="asr", model={"path": "other"}, data={"path": "d", "examples": 1},
+               decoding={}, scores=[wer(["a b"], ["a c"], normalize=False)]).save(tmp_path / "run")
+    assert {name: (copy / name).read_text() for name in before} == before
+    assert '"other"' in json_path.read_text()
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".tmp-")]
